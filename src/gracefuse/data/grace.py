@@ -1,0 +1,299 @@
+"""Readers for GRACE/GRACE-FO mascon products and GRACE-like CF grids.
+
+Handled: JPL RL06.x CRI mascons (cm, 0–360° longitudes, ``days since 2002-01-01``,
+``uncertainty``, gain factors in the file or in ``CLM4.SCALE_FACTOR...nc``, land mask in
+``LAND_MASK...nc``), CSR RL06 mascons (0.25°, separate ``LO_val`` land mask), GSFC mascons,
+and any CF grid of water-storage anomalies (e.g. the India reconstruction of Moudgil & Rao).
+
+The output follows the package conventions: ``twsa`` in mm on ``(time, lat, lon)``,
+``time`` at month starts over the full monthly range with missing months as NaN, the
+solution's own epoch kept as the ``grace_epoch`` coordinate.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from gracefuse.data.anomalies import GRACE_BASELINE
+from gracefuse.data.grid import crop, standardize_coords
+from gracefuse.data.units import as_mm
+from gracefuse.errors import InputError
+
+TWS_NAMES = ("lwe_thickness", "twsa", "tws", "TWS", "lwe", "tws_anomaly", "TWSA")
+UNCERTAINTY_NAMES = ("uncertainty", "twsa_uncertainty", "lwe_thickness_uncertainty")
+SCALE_FACTOR_NAMES = ("scale_factor", "scale_factors", "gain_factor")
+LAND_MASK_NAMES = ("land_mask", "LO_val", "GLDAS_mask", "mask", "landmask")
+
+#: Calendar months with no GRACE/GRACE-FO solution (JPL/CSR/GSFC RL06), 2002-04..2019-12.
+#: The GRACE/GRACE-FO gap is 2017-07..2018-05.
+GRACE_MISSING_MONTHS: tuple[str, ...] = (
+    "2002-06", "2002-07", "2003-06", "2011-01", "2011-06", "2012-05", "2012-10",
+    "2013-03", "2013-08", "2013-09", "2014-02", "2014-07", "2014-12", "2015-06",
+    "2015-10", "2015-11", "2016-04", "2016-09", "2016-10", "2017-02",
+    "2017-07", "2017-08", "2017-09", "2017-10", "2017-11", "2017-12",
+    "2018-01", "2018-02", "2018-03", "2018-04", "2018-05",
+    "2018-08", "2018-09",
+)  # fmt: skip
+GRACE_FO_GAP: tuple[str, str] = ("2017-07", "2018-05")
+
+
+def open_netcdf(path: str | os.PathLike, **kwargs) -> xr.Dataset:
+    """Open a netCDF/HDF5 file, turning any failure into an :class:`InputError`."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "file not found")
+    try:
+        return xr.open_dataset(p, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any backend failure means "not readable netCDF"
+        raise InputError(p, f"not a readable netCDF/HDF5 file ({type(exc).__name__})") from exc
+
+
+def find_variable(
+    ds: xr.Dataset, names: tuple[str, ...], path: str | os.PathLike, what: str
+) -> str:
+    """First of ``names`` present in ``ds``; an :class:`InputError` listing what is there."""
+    for name in names:
+        if name in ds.variables:
+            return name
+    lower = {str(v).lower(): str(v) for v in ds.variables}
+    for name in names:
+        if name.lower() in lower:
+            return lower[name.lower()]
+    raise InputError(
+        path,
+        f"no {what} variable (looked for {', '.join(names)}); "
+        f"the file has {', '.join(map(str, ds.data_vars)) or 'no data variables'}",
+    )
+
+
+def detect_product(ds: xr.Dataset) -> str:
+    """Name of the GRACE product of ``ds``: jpl_mascon, csr_mascon, gsfc_mascon or grace_like."""
+    text = " ".join(
+        str(ds.attrs.get(k, ""))
+        for k in ("title", "institution", "source", "summary", "product_version", "filename")
+    ).upper()
+    is_mascon = "MASCON" in text or "MSCN" in text
+    if is_mascon and ("JPL" in text or "JET PROPULSION" in text):
+        return "jpl_mascon"
+    if is_mascon and ("CSR" in text or "CENTER FOR SPACE RESEARCH" in text):
+        return "csr_mascon"
+    if is_mascon and ("GSFC" in text or "GODDARD" in text):
+        return "gsfc_mascon"
+    return "grace_like"
+
+
+def _decode_times(ds: xr.Dataset, path: Path) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex | None]:
+    """Epochs of the solutions, and the midpoints of their time bounds when given."""
+    if "time" not in ds.variables:
+        raise InputError(path, "has no 'time' coordinate")
+    names = ["time", *[b for b in ("time_bounds", "time_bnds") if b in ds.variables]]
+    raw = ds[names].copy()
+    for b in names[1:]:
+        raw[b].attrs.setdefault("units", ds["time"].attrs.get("units"))
+        raw[b].attrs.setdefault("calendar", ds["time"].attrs.get("calendar", "standard"))
+    try:
+        dec = xr.decode_cf(raw, use_cftime=False)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(path, f"time cannot be decoded ({exc})", "time") from exc
+    epochs = pd.DatetimeIndex(np.asarray(dec["time"].values, dtype="datetime64[ns]"))
+    mids = None
+    if len(names) > 1:
+        bnd = np.asarray(dec[names[1]].values, dtype="datetime64[ns]")
+        if bnd.ndim == 2 and bnd.shape[1] == 2:
+            mids = pd.DatetimeIndex(bnd[:, 0] + (bnd[:, 1] - bnd[:, 0]) / 2)
+    return epochs, mids
+
+
+def assign_calendar_months(
+    epochs: pd.DatetimeIndex, midpoints: pd.DatetimeIndex | None = None
+) -> tuple[pd.DatetimeIndex, list[str]]:
+    """Map each GRACE solution to one calendar month (stamped at its first day).
+
+    A solution belongs to the month holding the midpoint of its time span (its epoch when no
+    bounds are given). When two solutions fall in the same month, the earlier one moves to
+    the previous month if that month is empty, else the later one moves to the next empty
+    month; if neither neighbour is free both stay (and are averaged by the caller).
+
+    Returns
+    -------
+    months, notes
+        One month start per solution, and human-readable notes of every move.
+    """
+    ref = midpoints if midpoints is not None else epochs
+    months = list(ref.to_period("M"))
+    notes: list[str] = []
+    taken: dict[pd.Period, list[int]] = {}
+    for i, m in enumerate(months):
+        taken.setdefault(m, []).append(i)
+    for m in sorted(taken):
+        idx = taken[m]
+        if len(idx) < 2:
+            continue
+        first, last = idx[0], idx[-1]
+        if (m - 1) not in taken:
+            months[first] = m - 1
+            taken[m - 1] = [first]
+            idx.remove(first)
+            notes.append(f"solution at {epochs[first]:%Y-%m-%d} moved from {m} to {m - 1}")
+        elif (m + 1) not in taken:
+            months[last] = m + 1
+            taken[m + 1] = [last]
+            idx.remove(last)
+            notes.append(f"solution at {epochs[last]:%Y-%m-%d} moved from {m} to {m + 1}")
+        else:
+            notes.append(f"{m}: {len(idx)} solutions averaged")
+    return pd.PeriodIndex(months).to_timestamp(), notes
+
+
+def _aux_field(
+    source: str | os.PathLike | xr.DataArray,
+    names: tuple[str, ...],
+    what: str,
+    like: xr.Dataset,
+) -> xr.DataArray:
+    """Load a 2-D auxiliary field (gain factors, land mask) onto the grid of ``like``."""
+    if isinstance(source, xr.DataArray):
+        da, path = source, None
+    else:
+        path = Path(source)
+        aux = open_netcdf(path)
+        da = aux[find_variable(aux, names, path, what)]
+    da = standardize_coords(da.squeeze(drop=True))
+    if not {"lat", "lon"} <= set(da.dims):
+        raise InputError(path, f"{what} must be on lat/lon dims, got {da.dims}", str(da.name))
+    step = float(np.abs(np.diff(like["lat"].values)).min()) / 2 if like.sizes["lat"] > 1 else 0.5
+    try:
+        out = da.reindex(lat=like["lat"], lon=like["lon"], method="nearest", tolerance=step)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(path, f"{what} cannot be aligned with the GRACE grid ({exc})") from exc
+    if out.isnull().all():
+        raise InputError(path, f"{what} does not overlap the GRACE grid", str(da.name))
+    return out
+
+
+def open_grace(
+    path: str | os.PathLike,
+    scale_factors: str | os.PathLike | xr.DataArray | None = None,
+    land_mask: str | os.PathLike | xr.DataArray | None = None,
+    *,
+    variable: str | None = None,
+    box=None,
+    apply_scale_factors: bool = True,
+    chunks: dict | None = None,
+) -> xr.Dataset:
+    """Open a GRACE/GRACE-FO TWSA product as a gracefuse Dataset.
+
+    Parameters
+    ----------
+    path
+        A JPL/CSR/GSFC mascon netCDF or any CF grid of water-storage anomalies.
+    scale_factors
+        JPL gain factors: a ``CLM4.SCALE_FACTOR...nc`` path or a DataArray. When ``None``,
+        a ``scale_factor`` variable inside the file is used if present.
+    land_mask
+        ``LAND_MASK...nc`` (JPL), ``..._LandMask.nc`` (CSR, ``LO_val``), or a DataArray;
+        cells outside it become NaN. A ``land_mask`` variable in the file is used if present.
+    variable
+        Name of the storage variable when it is not one of the usual ones.
+    box
+        Optional :class:`~gracefuse.data.grid.Box` to crop to (after longitudes are
+        normalised to [-180, 180)).
+    apply_scale_factors
+        Multiply by the gain factors when available (JPL recommends it for land hydrology).
+    chunks
+        Passed to :func:`xarray.open_dataset` for lazy (dask) reading of global files.
+
+    Returns
+    -------
+    xr.Dataset
+        ``twsa`` (time, lat, lon) in mm; ``twsa_uncertainty`` (mm) when present;
+        ``land_mask`` (lat, lon) bool when known; coordinate ``grace_epoch`` (time).
+        attrs: ``source_product``, ``source_file``, ``anomaly_baseline``,
+        ``missing_months``, ``month_notes``.
+    """
+    p = Path(path)
+    raw = open_netcdf(p, decode_times=False, chunks=chunks)
+    product = detect_product(raw)
+    name = variable or find_variable(raw, TWS_NAMES, p, "water-storage")
+    if name not in raw.variables:
+        raise InputError(p, "variable not found in file", name)
+    if not {"time"} <= set(raw[name].dims) or raw[name].ndim != 3:
+        raise InputError(p, f"expected dims (time, lat, lon), got {raw[name].dims}", name)
+    epochs, mids = _decode_times(raw, p)
+    if not epochs.is_monotonic_increasing:
+        raise InputError(p, "time values are not increasing", "time")
+    if epochs.has_duplicates:
+        raise InputError(p, "duplicated time values", "time")
+    months, notes = assign_calendar_months(epochs, mids)
+
+    ds = xr.Dataset(coords={"time": raw["time"].values})
+    ds["twsa"] = as_mm(raw[name], p, "terrestrial water storage anomaly")
+    unc = next((u for u in UNCERTAINTY_NAMES if u in raw.variables), None)
+    if unc is not None:
+        ds["twsa_uncertainty"] = as_mm(raw[unc], p, "TWSA uncertainty (1 sigma)")
+    ds = standardize_coords(ds)
+
+    sf_source = scale_factors
+    if sf_source is None:
+        sf_name = next((s for s in SCALE_FACTOR_NAMES if s in raw.data_vars), None)
+        sf_source = raw[sf_name] if sf_name is not None else None
+    applied = False
+    if sf_source is not None and apply_scale_factors:
+        sf = _aux_field(sf_source, SCALE_FACTOR_NAMES, "gain factors", ds)
+        ds["twsa"] = (ds["twsa"] * sf).assign_attrs(ds["twsa"].attrs)
+        if "twsa_uncertainty" in ds:
+            ds["twsa_uncertainty"] = (ds["twsa_uncertainty"] * np.abs(sf)).assign_attrs(
+                ds["twsa_uncertainty"].attrs
+            )
+        applied = True
+
+    lm_source = land_mask
+    if lm_source is None:
+        lm_name = next((m for m in LAND_MASK_NAMES if m in raw.data_vars), None)
+        lm_source = raw[lm_name] if lm_name is not None else None
+    if lm_source is not None:
+        lm = _aux_field(lm_source, LAND_MASK_NAMES, "land mask", ds).fillna(0) > 0.5
+        ds["land_mask"] = lm.assign_attrs(long_name="land mask (true on land)")
+        for v in ("twsa", "twsa_uncertainty"):
+            if v in ds:
+                ds[v] = ds[v].where(lm)
+
+    # calendar months: average true duplicates, then place on the full monthly axis
+    ds = ds.assign_coords(time=months, grace_epoch=("time", epochs.values))
+    if pd.Index(months).has_duplicates:
+        epoch_first = ds["grace_epoch"].groupby("time").first()
+        ds = ds.drop_vars("grace_epoch").groupby("time").mean(keep_attrs=True)
+        ds = ds.assign_coords(grace_epoch=epoch_first)
+    full = pd.date_range(months.min(), months.max(), freq="MS")
+    missing = [f"{t:%Y-%m}" for t in full.difference(months)]
+    ds = ds.reindex(time=full)
+    if box is not None:
+        ds = crop(ds, box)
+
+    baseline = raw.attrs.get("anomaly_baseline") or raw["time"].attrs.get("anomaly_baseline")
+    if baseline is None and product != "grace_like":
+        baseline = f"{GRACE_BASELINE[0]}..{GRACE_BASELINE[1]}"
+    ds.attrs = {
+        "title": f"TWSA from {product.replace('_', ' ')}",
+        "source_product": product,
+        "source_file": str(p),
+        "anomaly_baseline": baseline or "as distributed (not stated in the file)",
+        "gain_factors_applied": int(applied),
+        "missing_months": ", ".join(missing),
+        "month_notes": "; ".join(notes),
+    }
+    if "twsa" in ds:
+        ds["twsa"].attrs["anomaly_baseline"] = ds.attrs["anomaly_baseline"]
+    ds["grace_epoch"].attrs = {"long_name": "epoch of the GRACE solution"}
+    return ds
+
+
+def missing_months(ds: xr.Dataset, variable: str = "twsa") -> list[str]:
+    """Months (``YYYY-MM``) in which ``variable`` has no valid cell."""
+    empty = ds[variable].isnull().all(("lat", "lon"))
+    return [f"{pd.Timestamp(t):%Y-%m}" for t in ds["time"].values[empty.values]]
