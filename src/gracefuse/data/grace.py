@@ -73,17 +73,19 @@ def find_variable(
 
 def detect_product(ds: xr.Dataset) -> str:
     """Name of the GRACE product of ``ds``: jpl_mascon, csr_mascon, gsfc_mascon or grace_like."""
-    text = " ".join(
-        str(ds.attrs.get(k, ""))
-        for k in ("title", "institution", "source", "summary", "product_version", "filename")
-    ).upper()
-    is_mascon = "MASCON" in text or "MSCN" in text
-    if is_mascon and ("JPL" in text or "JET PROPULSION" in text):
-        return "jpl_mascon"
-    if is_mascon and ("CSR" in text or "CENTER FOR SPACE RESEARCH" in text):
-        return "csr_mascon"
-    if is_mascon and ("GSFC" in text or "GODDARD" in text):
-        return "gsfc_mascon"
+    centres = {
+        "jpl_mascon": ("JPL", "JET PROPULSION"),
+        "csr_mascon": ("CSR", "CENTER FOR SPACE RESEARCH"),
+        "gsfc_mascon": ("GSFC", "GODDARD"),
+    }
+    # the title names the solution; institution/source only break ties
+    for keys in (("title", "filename"), ("title", "filename", "institution", "source", "summary")):
+        text = " ".join(str(ds.attrs.get(k, "")) for k in keys).upper()
+        if "MASCON" not in text and "MSCN" not in text:
+            continue
+        for product, words in centres.items():
+            if any(w in text for w in words):
+                return product
     return "grace_like"
 
 
@@ -97,7 +99,7 @@ def _decode_times(ds: xr.Dataset, path: Path) -> tuple[pd.DatetimeIndex, pd.Date
         raw[b].attrs.setdefault("units", ds["time"].attrs.get("units"))
         raw[b].attrs.setdefault("calendar", ds["time"].attrs.get("calendar", "standard"))
     try:
-        dec = xr.decode_cf(raw, use_cftime=False)
+        dec = xr.decode_cf(raw, decode_times=xr.coders.CFDatetimeCoder(use_cftime=False))
     except Exception as exc:  # noqa: BLE001
         raise InputError(path, f"time cannot be decoded ({exc})", "time") from exc
     epochs = pd.DatetimeIndex(np.asarray(dec["time"].values, dtype="datetime64[ns]"))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+import xarray_regrid  # noqa: F401  (registers the .regrid accessor)
 
 from gracefuse.errors import InputError
 
@@ -240,7 +241,11 @@ def refine_bilinear(obj: xr.Dataset | xr.DataArray, factor: int) -> xr.Dataset |
     off = (np.arange(factor) + 0.5) / factor - 0.5
     fine_lat = (lat[:, None] + off[None, :] * dlat).ravel()
     fine_lon = (lon[:, None] + off[None, :] * dlon).ravel()
-    return obj.interp(lat=fine_lat, lon=fine_lon, method="linear", kwargs={"fill_value": None})
+    # the outer half-cells lie beyond the coarse centres: hold the edge values there
+    at_lat = np.clip(fine_lat, lat.min(), lat.max())
+    at_lon = np.clip(fine_lon, lon.min(), lon.max())
+    out = obj.interp(lat=at_lat, lon=at_lon, method="linear")
+    return out.assign_coords(lat=fine_lat, lon=fine_lon)
 
 
 def to_image_grid(

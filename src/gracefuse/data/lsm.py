@@ -162,7 +162,9 @@ def open_era5_land(
         raw = raw.rename({"valid_time": "time"})
     raw = raw.drop_vars([v for v in ("expver", "number") if v in raw.variables])
     _require(raw, [*ERA5_LAYERS_MM, "sd"], files[0])
-    ds = xr.Dataset(coords={k: raw[k] for k in raw.coords if k in ("time", "latitude", "longitude")})
+    ds = xr.Dataset(
+        coords={k: raw[k] for k in raw.coords if k in ("time", "latitude", "longitude")}
+    )
     sm = sum(raw[n] * depth for n, depth in ERA5_LAYERS_MM.items())
     ds["soil_moisture"] = sm.assign_attrs(units="mm", long_name="soil moisture 0-289 cm")
     ds["swe"] = as_mm(raw["sd"], files[0], "snow water equivalent")

@@ -440,8 +440,7 @@ def make_twin(
         "anomaly_baseline": f"{GRACE_BASELINE[0]}..{GRACE_BASELINE[1]}",
         "twin_config": cfg.model_dump_json(),
         "missing_months": ", ".join(
-            f"{t:%Y-%m}"
-            for t in pd.DatetimeIndex(ds.time.values)[~grace_available(ds.time.values)]
+            f"{t:%Y-%m}" for t in pd.DatetimeIndex(ds.time.values)[~grace_available(ds.time.values)]
         ),
     }
     return ds

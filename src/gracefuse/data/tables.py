@@ -67,7 +67,47 @@ def open_basin_table(path: str | os.PathLike) -> xr.Dataset:
             "source_file": str(p),
         },
     )
-    return da.sortby("time").to_dataset()
+    ds = da.sortby("time").to_dataset()
+    ds = ds.reindex(time=pd.date_range(t.min(), t.max(), freq="MS"))  # absent months -> NaN
+    empty = ds[name].isnull().all("basin").values
+    ds.attrs["missing_months"] = ", ".join(f"{t:%Y-%m}" for t in ds.indexes["time"][empty])
+    return ds
+
+
+def open_epoch_series(path: str | os.PathLike, units: str = "cm", name: str = "twsa") -> xr.Dataset:
+    """A headerless ``date,value`` CSV of GRACE solutions (real epochs, e.g. MM/DD/YYYY).
+
+    Each epoch is mapped to its calendar month (see
+    :func:`gracefuse.data.grace.assign_calendar_months`); months without a solution are NaN
+    and listed in ``attrs["missing_months"]``. Values are converted to mm.
+    """
+    from gracefuse.data.grace import assign_calendar_months
+    from gracefuse.data.units import to_mm_factor
+
+    p = Path(path)
+    df = _read_csv(p, header=None, names=["epoch", "value"])
+    epochs = pd.to_datetime(df["epoch"], errors="coerce")
+    if epochs.isna().any():
+        raise InputError(p, f"{int(epochs.isna().sum())} dates cannot be parsed")
+    epochs = pd.DatetimeIndex(epochs)
+    if not epochs.is_monotonic_increasing or epochs.has_duplicates:
+        raise InputError(p, "epochs are not strictly increasing")
+    months, notes = assign_calendar_months(epochs)
+    factor = to_mm_factor(units, p, name)
+    full = pd.date_range(months.min(), months.max(), freq="MS")
+    ds = xr.Dataset(
+        {name: ("time", df["value"].to_numpy(dtype=float) * factor)},
+        coords={"time": months, "grace_epoch": ("time", epochs.values)},
+    )
+    ds = ds.groupby("time").mean() if months.has_duplicates else ds
+    ds = ds.reindex(time=full)
+    ds[name].attrs = {"units": "mm", "long_name": "terrestrial water storage anomaly"}
+    ds.attrs = {
+        "source_file": str(p),
+        "missing_months": ", ".join(f"{t:%Y-%m}" for t in full.difference(months)),
+        "month_notes": "; ".join(notes),
+    }
+    return ds
 
 
 def open_basin_tables(

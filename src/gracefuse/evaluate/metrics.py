@@ -17,9 +17,9 @@ ArrayLike = xr.DataArray | np.ndarray
 
 def _prep(sim: ArrayLike, obs: ArrayLike, dim: str) -> tuple[xr.DataArray, xr.DataArray, str]:
     if not isinstance(sim, xr.DataArray):
-        sim = xr.DataArray(np.asarray(sim, dtype=float), dims=[dim] + [
-            f"d{i}" for i in range(1, np.ndim(sim))
-        ])
+        sim = xr.DataArray(
+            np.asarray(sim, dtype=float), dims=[dim] + [f"d{i}" for i in range(1, np.ndim(sim))]
+        )
     if not isinstance(obs, xr.DataArray):
         obs = xr.DataArray(np.asarray(obs, dtype=float), dims=sim.dims)
     sim, obs = xr.align(sim.astype(float), obs.astype(float), join="inner")
@@ -37,7 +37,7 @@ def pearson_r(sim: ArrayLike, obs: ArrayLike, dim: str = "time") -> xr.DataArray
     Examples
     --------
     >>> round(float(pearson_r(np.array([1.0, 2, 3, 5]), np.array([1.0, 2, 4, 4]))), 4)
-    0.8315
+    0.8783
     """
     s, o, d = _prep(sim, obs, dim)
     sa, oa = s - s.mean(d), o - o.mean(d)
@@ -123,7 +123,9 @@ METRICS: dict[str, Callable[..., xr.DataArray]] = {
 
 
 def skill_table(
-    sim: ArrayLike, obs: ArrayLike, metrics: tuple[str, ...] = ("r", "nse", "rmse", "kge"),
+    sim: ArrayLike,
+    obs: ArrayLike,
+    metrics: tuple[str, ...] = ("r", "nse", "rmse", "kge"),
     dim: str = "time",
 ) -> dict[str, xr.DataArray]:
     """Several metrics at once: ``{name: value}`` (scalars for series, maps for grids)."""

@@ -1,0 +1,120 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from gracefuse.data.grace import GRACE_MISSING_MONTHS
+from gracefuse.data.grid import coarsen_mean, region_mean
+from gracefuse.data.synthetic import calibration_table, make_fine_grid, make_twin, make_wells
+
+
+@pytest.fixture(scope="module")
+def twin():
+    return make_twin(size=32, seed=0)
+
+
+def test_water_balance_closes(twin):
+    storage_change = twin.tws_true.diff("time")
+    fluxes = (twin.precip - twin.et - twin.runoff).isel(time=slice(1, None))
+    err = np.abs(storage_change.values - fluxes.values)
+    assert np.nanmax(err) < 1e-8  # mm, to numerical precision
+    assert float(twin.precip.mean()) > 0 and float(twin.et.mean()) > 0
+
+
+def test_truth_is_the_sum_of_its_stores(twin):
+    parts = sum(twin[k] for k in ("soil_moisture", "swe", "canopy", "surface_water", "groundwater"))
+    np.testing.assert_allclose(parts.values, twin.tws_true.values, equal_nan=True)
+    assert float(twin.surface_water.std()) > 0 and float(twin.swe.max()) > 10
+
+
+def test_lsm_misses_groundwater_and_surface_water(twin):
+    mismatch = region_mean(twin.twsa_lsm - twin.twsa_grace, twin.land_mask)
+    missing = region_mean(
+        -(twin.gwsa_true + twin.surface_water - twin.surface_water.mean("time")), twin.land_mask
+    )
+    ok = mismatch.notnull()
+    r = np.corrcoef(mismatch[ok], missing[ok])[0, 1]
+    assert r > 0.4  # the mismatch is dominated by what the LSM lacks
+
+
+def test_grace_has_real_missing_months_and_noise(twin):
+    months = {f"{t:%Y-%m}" for t in pd.DatetimeIndex(twin.time.values)}
+    missing = {m for m in GRACE_MISSING_MONTHS if m in months}
+    empty = twin.twsa_grace.isnull().all(("lat", "lon"))
+    got = {f"{pd.Timestamp(t):%Y-%m}" for t in twin.time.values[empty.values]}
+    assert got == missing
+    noise = (twin.twsa_grace - twin.twsa_true).std()
+    assert 10 < float(noise) < 40  # mm, the size of real mascon noise
+    assert float(twin.twsa_grace_uncertainty.mean()) > 10
+
+
+def test_depletion_trend_in_the_north_west(twin):
+    g = region_mean(twin.twsa_grace, twin.depletion_region)
+    ok = np.isfinite(g.values)
+    years = np.arange(g.size)[ok] / 12
+    slope = np.polyfit(years, g.values[ok], 1)[0]
+    assert -25 < slope < -2  # mm/yr
+    trend_true = np.polyfit(
+        np.arange(g.size) / 12, region_mean(twin.gwsa_true, twin.depletion_region).values, 1
+    )[0]
+    assert trend_true < slope  # smoothing spreads the depletion: GRACE sees less of it
+
+
+def test_calibrated_to_sun2019_table1(twin):
+    table = calibration_table(twin)
+    target = {"train": (0.776, 0.600), "test": (0.825, 0.568)}
+    for split, (r, nse) in target.items():
+        assert table.loc[split, "r"] == pytest.approx(r, abs=0.05)
+        assert table.loc[split, "nse"] == pytest.approx(nse, abs=0.05)
+
+
+def test_same_seed_same_world():
+    a = make_twin(size=16, seed=3, end="2005-12")
+    b = make_twin(size=16, seed=3, end="2005-12")
+    np.testing.assert_array_equal(a.twsa_grace.values, b.twsa_grace.values)
+    c = make_twin(size=16, seed=4, end="2005-12")
+    assert not np.allclose(a.twsa_true.fillna(0), c.twsa_true.fillna(0))
+
+
+def test_same_world_at_other_sizes_and_start_dates(twin):
+    small = make_twin(size=16, seed=0)
+    a = region_mean(small.twsa_true, small.land_mask)
+    b = region_mean(twin.twsa_true, twin.land_mask)
+    assert np.corrcoef(a, b)[0, 1] > 0.99
+    early = make_twin(size=16, seed=0, start="1979-01")
+    assert early.sizes["time"] == (2017 - 1979 + 1) * 12
+    np.testing.assert_allclose(
+        early.tws_true.sel(time=small.time).values, small.tws_true.values, equal_nan=True
+    )
+    assert early.twsa_grace.sel(time=slice("1979", "2001")).isnull().all()
+
+
+def test_grace_fo_months_after_the_gap():
+    tw = make_twin(size=16, seed=0, end="2019-12")
+    assert tw.twsa_grace.sel(time="2018-06-01").notnull().any()
+    assert tw.twsa_grace.sel(time="2018-08-01").isnull().all()
+    assert tw.twsa_grace.sel(time=slice("2017-07", "2018-05")).isnull().all()
+
+
+def test_fine_grid_block_means_equal_coarse(twin):
+    fine = make_fine_grid(twin.isel(time=slice(0, 24)))
+    assert fine.sizes["lat"] == 4 * twin.sizes["lat"]
+    block = coarsen_mean(fine.gwsa_true, 4)
+    coarse = twin.gwsa_true.isel(time=slice(0, 24))
+    np.testing.assert_allclose(block.values, coarse.values, atol=1e-8, equal_nan=True)
+    # heterogeneity is real: fine cells differ inside a block
+    assert float(fine.gwsa_true.std(("lat", "lon")).mean()) > 0
+
+
+def test_wells_sample_groundwater_with_specific_yield(twin):
+    fine = make_fine_grid(twin)
+    wells = make_wells(fine, n_wells=20)
+    assert wells.well_id.nunique() == 20
+    assert set(pd.DatetimeIndex(wells.time).month) <= {1, 5, 8, 11}
+    w = wells[wells.well_id == wells.well_id.iloc[0]]
+    i = int(np.argmin(np.abs(fine.lat.values - w.lat.iloc[0])))
+    j = int(np.argmin(np.abs(fine.lon.values - w.lon.iloc[0])))
+    gw = fine.gwsa_true.isel(lat=i, lon=j).sel(time=pd.DatetimeIndex(w.time)).values
+    expected = gw / 1000.0 / w.specific_yield.iloc[0]
+    resid = w.head_anomaly_m.to_numpy() - expected
+    assert np.std(resid) == pytest.approx(0.15, abs=0.08)  # the stated measurement noise, m
+    assert abs(np.mean(resid)) < 0.1
