@@ -1,0 +1,165 @@
+"""Experiment recipes: pydantic models loaded from TOML; every run saves its resolved config.
+
+A recipe has four tables: ``[data]`` (where the LSM and GRACE come from), ``[samples]``
+(predictors, lags, split, image size), ``[train]`` (optimiser, epochs, loss weight) and
+``[[models]]`` (one entry per architecture to train). See ``gracefuse/recipes/*.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gracefuse.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TwinSource(_Strict):
+    """Make the synthetic twin on the fly."""
+
+    kind: Literal["twin"] = "twin"
+    size: int = 64
+    seed: int = 0
+    start: str = "2002-04"
+    end: str = "2017-12"
+
+
+class FileSource(_Strict):
+    """Real products: GRACE mascons and LSM files given by the user."""
+
+    kind: Literal["files"] = "files"
+    grace: str = Field(description="GRACE mascon/grid netCDF")
+    grace_scale_factors: str | None = None
+    grace_land_mask: str | None = None
+    lsm: list[str] = Field(description="LSM files or glob patterns")
+    lsm_model: Literal["gldas_noah", "era5_land"] = "gldas_noah"
+    wells: str | None = Field(None, description="optional well table (id, lat, lon, time, value)")
+    wells_value: str | None = None
+    box: tuple[float, float, float, float] = Field(
+        (7.75, 47.75, 60.0, 100.0), description="south, north, west, east"
+    )
+    land_mask: str | None = Field(None, description="optional raster mask for the study area")
+
+
+class SamplesConfig(_Strict):
+    """How grids become training samples."""
+
+    predictors: list[Literal["twsa", "precip", "tair"]] = ["twsa", "precip", "tair"]
+    memory: list[Literal["twsa", "precip", "tair"]] = Field(
+        default_factory=list,
+        description="predictors that also enter as a trailing running mean (groundwater memory)",
+    )
+    memory_months: int = Field(12, ge=2, description="window of the running-mean predictors")
+    lags: int = Field(2, ge=0, description="months t-1 .. t-lags stacked with month t")
+    train_fraction: float = Field(0.7, gt=0, lt=1, description="first share of GRACE months")
+    train_end: str | None = Field(None, description="explicit last training month (YYYY-MM)")
+    validation_fraction: float = Field(
+        0.15, ge=0, lt=0.5, description="last share of training months: early stop + conformal"
+    )
+    image_size: int = Field(128, ge=16, description="N of the N×N image grid (real data)")
+    detrend: bool = Field(
+        False, description="learn the mismatch minus its per-cell linear trend (fit on training)"
+    )
+
+
+class TrainConfig(_Strict):
+    """The shared training loop."""
+
+    optimizer: Literal["sgd", "adam"] = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-6
+    batch_size: int = 5
+    epochs: int = 60
+    patience: int = Field(15, ge=1, description="early stop after this many epochs w/o gain")
+    loss_weight: float = Field(0.5, ge=0, le=1, description="w in w·MSE + (1−w)·NSE-L1")
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    mc_samples: int = Field(20, ge=0, description="MC-dropout passes for the interval")
+    num_threads: int | None = None
+
+
+class ModelConfig(_Strict):
+    """One architecture to train."""
+
+    name: Literal["unet", "segnet", "vgg16"]
+    base_filters: int | None = None
+    depth: int | None = None
+    dropout: float = Field(0.1, ge=0, lt=1)
+    pretrained: str | None = Field(None, description="VGG16: local ImageNet weights file")
+    epochs: int | None = None
+
+
+class Recipe(_Strict):
+    """A whole experiment."""
+
+    name: str = "fusion"
+    method: Literal["fusion"] = "fusion"
+    data: TwinSource | FileSource = Field(default_factory=TwinSource, discriminator="kind")
+    samples: SamplesConfig = Field(default_factory=SamplesConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    models: list[ModelConfig] = Field(
+        default_factory=lambda: [ModelConfig(name="segnet"), ModelConfig(name="unet")]
+    )
+
+    @model_validator(mode="after")
+    def _unique_models(self) -> Recipe:
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each architecture at most once in [[models]]: {names}")
+        return self
+
+
+def load_recipe(path: str | os.PathLike, base_dir: str | os.PathLike | None = None) -> Recipe:
+    """Load a TOML recipe; relative data paths are resolved against the recipe's folder.
+
+    ``path`` may also name a built-in recipe (``sun2019_twin``).
+    """
+    p = Path(path)
+    if not p.exists() and not p.suffix:
+        builtin = resources.files("gracefuse") / "recipes" / f"{p.name}.toml"
+        if builtin.is_file():
+            p = Path(str(builtin))
+    if not p.exists():
+        raise ConfigError(f"{p}: recipe not found")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as exc:
+        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise ConfigError(f"{p}: invalid recipe ({msgs})") from exc
+    if isinstance(recipe.data, FileSource):
+        root = Path(base_dir) if base_dir else p.parent
+        d = recipe.data
+
+        def fix(s: str | None) -> str | None:
+            return None if s is None else str(s if Path(s).is_absolute() else root / s)
+
+        recipe.data = d.model_copy(
+            update={
+                "grace": fix(d.grace),
+                "grace_scale_factors": fix(d.grace_scale_factors),
+                "grace_land_mask": fix(d.grace_land_mask),
+                "lsm": [fix(x) for x in d.lsm],
+                "wells": fix(d.wells),
+                "land_mask": fix(d.land_mask),
+            }
+        )
+    return recipe
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    """The resolved recipe as TOML text (``None`` values left out)."""
+    return tomli_w.dumps(recipe.model_dump(mode="json", exclude_none=True))

@@ -1,0 +1,57 @@
+"""U-Net (Ronneberger et al. 2015) as used by Sun et al. (2019): 5 down / 5 up steps."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gracefuse.models.blocks import ConvBlock, StageI, Up
+
+
+class UNet(nn.Module):
+    """Stage I, then a U-Net with filters ``base × 2^k`` capped at ``16 × base``.
+
+    With ``base=32`` and ``depth=5`` the encoder has 32, 64, 128, 256, 512 filters and a
+    512-filter bottleneck after five 2× poolings (128 px → 4 px); the decoder mirrors it
+    with skip concatenation; a 1×1 linear conv gives the output.
+
+    Input ``(B, C, H, W)`` with H, W divisible by ``2^depth``; output ``(B, 1, H, W)``.
+    """
+
+    def __init__(
+        self,
+        n_predictors: int,
+        months: int,
+        base_filters: int = 32,
+        depth: int = 5,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.depth = depth
+        self.stage1 = StageI(n_predictors, months)
+        widths = [min(base_filters * 2**k, base_filters * 16) for k in range(depth + 1)]
+        self.down = nn.ModuleList()
+        c = self.stage1.out_channels
+        for w in widths[:-1]:
+            self.down.append(ConvBlock(c, w))
+            c = w
+        self.bottleneck = nn.Sequential(ConvBlock(c, widths[-1]), nn.Dropout2d(dropout))
+        self.up = nn.ModuleList()
+        c = widths[-1]
+        for w in reversed(widths[:-1]):
+            self.up.append(Up(c, w, w))
+            c = w
+        self.drop = nn.Dropout2d(dropout)
+        self.head = nn.Conv2d(c, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stage1(x)
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+            x = nn.functional.max_pool2d(x, 2)
+        x = self.bottleneck(x)
+        for block, skip in zip(self.up, reversed(skips), strict=True):
+            x = block(x, skip)
+        return self.head(self.drop(x))

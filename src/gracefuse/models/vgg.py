@@ -1,0 +1,110 @@
+"""VGG16 encoder with ImageNet transfer learning (Sun et al. 2019) and a U-shaped decoder.
+
+torchvision is not required: the VGG16 convolutional layers are built here with the same
+layout and parameter names (``features.N.weight``) as torchvision's ``vgg16``, so its
+ImageNet checkpoint (``vgg16-397923af.pth``) loads directly from a local file or from the
+torch hub cache. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gracefuse.models.blocks import ConvBlock, StageI, Up
+
+log = logging.getLogger(__name__)
+
+#: torchvision's configuration "D" (VGG16): numbers are conv widths, "M" a 2× max-pool
+VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+VGG16_FILE = "vgg16-397923af.pth"
+
+
+def vgg16_features() -> nn.Sequential:
+    """The 13 convolutional layers of VGG16 (indices match torchvision's ``features``)."""
+    layers: list[nn.Module] = []
+    c = 3
+    for v in VGG16_CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(c, int(v), 3, padding=1), nn.ReLU(inplace=True)]
+            c = int(v)
+    return nn.Sequential(*layers)
+
+
+def find_vgg16_weights(path: str | os.PathLike | None = None) -> Path | None:
+    """A local VGG16 ImageNet checkpoint: ``path``, else the torch hub cache, else ``None``."""
+    if path is not None:
+        p = Path(path)
+        return p if p.exists() else None
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
+    return hub if hub.exists() else None
+
+
+class VGG16UNet(nn.Module):
+    """Stage I (→ 3 channels) → VGG16 conv blocks (frozen when pretrained) → decoder.
+
+    The decoder upsamples with transpose convs and concatenates the output of each VGG
+    block (a U-Net with a VGG16 encoder); only Stage I and the decoder train when the
+    ImageNet weights are loaded. Input H, W divisible by 32.
+    """
+
+    def __init__(
+        self,
+        n_predictors: int,
+        months: int,
+        pretrained: str | os.PathLike | None = None,
+        freeze: bool = True,
+        dropout: float = 0.1,
+        decoder_filters: int = 32,
+    ) -> None:
+        super().__init__()
+        self.stage1 = StageI(n_predictors, months, out_channels=3)
+        self.features = vgg16_features()
+        self.pretrained = False
+        weights = find_vgg16_weights(pretrained)
+        if weights is not None:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            feats = {
+                k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")
+            }
+            self.features.load_state_dict(feats)
+            self.pretrained = True
+            if freeze:
+                for p in self.features.parameters():
+                    p.requires_grad_(False)
+        else:
+            where = pretrained or (Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE)
+            log.warning(
+                "VGG16 ImageNet weights not found at %s; training VGG16 from scratch", where
+            )
+        # indices where each VGG block ends (before its pool)
+        self.block_ends = [i for i, m in enumerate(self.features) if isinstance(m, nn.MaxPool2d)]
+        widths = [64, 128, 256, 512, 512]
+        d = decoder_filters
+        self.drop = nn.Dropout2d(dropout)
+        self.bottleneck = ConvBlock(512, 8 * d)
+        dec = [8 * d, 8 * d, 4 * d, 2 * d, d]
+        self.up = nn.ModuleList()
+        c = 8 * d
+        for skip_w, out_w in zip(reversed(widths), dec, strict=True):
+            self.up.append(Up(c, skip_w, out_w))
+            c = out_w
+        self.head = nn.Conv2d(c, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stage1(x)
+        skips = []
+        for i, layer in enumerate(self.features):
+            if i in self.block_ends:
+                skips.append(x)
+            x = layer(x)
+        x = self.drop(self.bottleneck(x))
+        for block, skip in zip(self.up, reversed(skips), strict=True):
+            x = block(x, skip)
+        return self.head(x)

@@ -1,0 +1,57 @@
+"""A self-contained HTML page: tables and figures (PNG embedded as base64)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+STYLE = """
+body{font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;
+color:#222;padding:0 1em}
+h1{font-size:1.6em} h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.9em;margin:1em 0} th,td{border:1px solid #ccc;
+padding:.3em .6em;text-align:right} th{background:#f3f3f3} td.l,th.l{text-align:left}
+figure{margin:1.5em 0} figcaption{font-size:.9em;color:#555} img{max-width:100%}
+.note{background:#f7f7fb;border-left:4px solid #88a;padding:.6em 1em}
+"""
+
+
+def table_html(df: pd.DataFrame, float_format: str = "{:.3f}") -> str:
+    """A DataFrame as an HTML table (index and columns escaped)."""
+    cols = [
+        html.escape(" ".join(map(str, c)) if isinstance(c, tuple) else str(c)) for c in df.columns
+    ]
+    idx_names = [html.escape(str(n or "")) for n in (df.index.names or [""])]
+    head = "".join(f'<th class="l">{n}</th>' for n in idx_names) + "".join(
+        f"<th>{c}</th>" for c in cols
+    )
+    rows = []
+    for idx, row in df.iterrows():
+        key = idx if isinstance(idx, tuple) else (idx,)
+        cells = "".join(f'<td class="l">{html.escape(str(k))}</td>' for k in key)
+        for v in row:
+            cells += f"<td>{float_format.format(v) if isinstance(v, float) else html.escape(str(v))}</td>"
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def figure_html(path: Path, caption: str) -> str:
+    """An ``<img>`` with the PNG inlined, and its caption."""
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def page(title: str, sections: list[tuple[str, str]]) -> str:
+    """A whole HTML document from (heading, html body) sections."""
+    body = "".join(f"<h2>{html.escape(h)}</h2>{b}" if h else b for h, b in sections)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )

@@ -1,0 +1,188 @@
+"""Turn ``(time, lat, lon)`` grids into training samples for the fusion CNNs.
+
+Predictors are stacked with their lags (months t, t−1, …, t−lags), normalised with
+statistics of the training months only; the target is the mismatch
+``S = TWSA_LSM − TWSA_GRACE`` (optionally minus its per-cell linear trend fitted on the
+training months), NaN where GRACE is missing or outside the mask.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from gracefuse.config import SamplesConfig
+from gracefuse.errors import InputError
+
+PREDICTOR_VARIABLES = {"twsa": "twsa_lsm", "precip": "precip", "tair": "tair"}
+
+
+@dataclass
+class FusionSamples:
+    """Arrays ready for a CNN (all float32, NaN-free inputs).
+
+    Attributes
+    ----------
+    x
+        ``(time, channels, H, W)``; channels are predictor blocks of ``lags + 1`` months.
+    y
+        ``(time, H, W)`` normalised target, NaN where not observed.
+    mask
+        ``(H, W)`` cells that count (land with data).
+    times
+        Month starts of the samples.
+    train, val, test
+        Indices into ``time`` of months with a target, in time order.
+    target_mean, target_std
+        Normalisation of the target (mm).
+    trend_slope, trend_intercept
+        ``(H, W)`` per-cell trend of the mismatch (mm/month, mm) removed before learning.
+    cell_mean
+        ``(H, W)`` training-month mean of the normalised target (for the NSE-L1 loss).
+    n_predictors, lags
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    mask: np.ndarray
+    times: pd.DatetimeIndex
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    target_mean: float
+    target_std: float
+    trend_slope: np.ndarray
+    trend_intercept: np.ndarray
+    cell_mean: np.ndarray
+    n_predictors: int
+    lags: int
+
+    @property
+    def fit_months(self) -> np.ndarray:
+        """Training and validation months together (the paper's training period)."""
+        return np.sort(np.concatenate([self.train, self.val]))
+
+    def trend(self) -> np.ndarray:
+        """``(time, H, W)`` the removed trend in mm."""
+        k = np.arange(len(self.times), dtype=np.float32)[:, None, None]
+        return self.trend_intercept[None] + self.trend_slope[None] * k
+
+    def to_mm(self, y_norm: np.ndarray) -> np.ndarray:
+        """Normalised target (or prediction) back to mismatch in mm, trend added back."""
+        return y_norm * self.target_std + self.target_mean + self.trend()
+
+
+def split_months(
+    has_target: np.ndarray, times: pd.DatetimeIndex, cfg: SamplesConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/validation/test indices: the first share of target months train, the rest test.
+
+    The last ``validation_fraction`` of the training months are held out for early stopping
+    and for calibrating the conformal interval.
+    """
+    valid = np.flatnonzero(has_target)
+    if valid.size < 10:
+        raise InputError(None, f"only {valid.size} months have GRACE data; need at least 10")
+    if cfg.train_end is not None:
+        end = pd.Timestamp(cfg.train_end)
+        n_fit = int((times[valid] <= end).sum())
+    else:
+        n_fit = int(round(cfg.train_fraction * valid.size))
+    n_fit = min(max(n_fit, 2), valid.size - 1)
+    fit, test = valid[:n_fit], valid[n_fit:]
+    n_val = int(round(cfg.validation_fraction * n_fit))
+    train, val = fit[: n_fit - n_val], fit[n_fit - n_val :]
+    return train, val, test
+
+
+def trailing_mean(a: np.ndarray, window: int) -> np.ndarray:
+    """Mean of months t−window+1 … t along axis 0 (shorter windows at the start)."""
+    filled = np.nan_to_num(a)
+    csum = np.cumsum(filled, axis=0)
+    shifted = np.concatenate([np.zeros((window, *a.shape[1:])), csum[:-window]], axis=0)
+    count = np.minimum(np.arange(1, a.shape[0] + 1), window).reshape(-1, *[1] * (a.ndim - 1))
+    return (csum - shifted[: a.shape[0]]) / count
+
+
+def _stack_lags(a: np.ndarray, lags: int) -> np.ndarray:
+    """``(T, H, W)`` → ``(T, lags+1, H, W)`` with month t, t−1, …; edge-padded at the start."""
+    padded = np.concatenate([np.repeat(a[:1], lags, axis=0), a], axis=0)
+    return np.stack([padded[lags - k : lags - k + a.shape[0]] for k in range(lags + 1)], axis=1)
+
+
+def build_samples(ds: xr.Dataset, cfg: SamplesConfig) -> FusionSamples:
+    """Build :class:`FusionSamples` from a Dataset holding ``twsa_lsm``, ``twsa_grace``,
+    the predictor variables and ``land_mask`` on one ``(time, lat, lon)`` grid.
+    """
+    for need in ("twsa_lsm", "twsa_grace", "land_mask"):
+        if need not in ds:
+            raise InputError(None, f"the fusion data has no '{need}'")
+    times = pd.DatetimeIndex(ds["time"].values)
+    lsm = ds["twsa_lsm"].values.astype(np.float64)
+    grace = ds["twsa_grace"].values.astype(np.float64)
+    mask = ds["land_mask"].values.astype(bool) & np.isfinite(lsm).any(0)
+    mismatch = np.where(mask[None], lsm - grace, np.nan)
+    has_target = np.isfinite(mismatch).any(axis=(1, 2))
+    train, val, test = split_months(has_target, times, cfg)
+    fit = np.sort(np.concatenate([train, val]))
+
+    # per-cell linear trend of the mismatch over the training period (least squares)
+    slope = np.zeros(mask.shape)
+    intercept = np.zeros(mask.shape)
+    if cfg.detrend:
+        k = np.arange(len(times), dtype=float)
+        m = mismatch[fit]
+        ok = np.isfinite(m)
+        kk = np.where(ok, k[fit][:, None, None], np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            kbar, mbar = np.nanmean(kk, 0), np.nanmean(m, 0)
+        cov = np.nansum((kk - kbar) * (m - mbar), 0)
+        var = np.nansum((kk - kbar) ** 2, 0)
+        slope = np.where(var > 0, cov / np.where(var > 0, var, 1.0), 0.0)
+        intercept = np.where(np.isfinite(mbar), mbar - slope * kbar, 0.0)
+        slope, intercept = np.where(mask, slope, 0.0), np.where(mask, intercept, 0.0)
+        mismatch = mismatch - (intercept[None] + slope[None] * k[:, None, None])
+
+    t_mean = float(np.nanmean(mismatch[fit]))
+    t_std = float(np.nanstd(mismatch[fit])) or 1.0
+    y = (mismatch - t_mean) / t_std
+
+    blocks = []
+    fields = [(n, False) for n in cfg.predictors] + [(n, True) for n in cfg.memory]
+    for name, memory in fields:
+        var = PREDICTOR_VARIABLES[name]
+        if var not in ds:
+            raise InputError(None, f"predictor '{name}' needs variable '{var}' in the data")
+        a = ds[var].values.astype(np.float64)
+        if memory:  # trailing mean over the past memory_months (antecedent conditions)
+            a = trailing_mean(a, cfg.memory_months)
+        ref = a[fit][:, mask]
+        mu, sd = float(np.nanmean(ref)), float(np.nanstd(ref)) or 1.0
+        a = np.where(mask[None] & np.isfinite(a), (a - mu) / sd, 0.0)
+        blocks.append(_stack_lags(a, cfg.lags))
+    x = np.concatenate(blocks, axis=1).astype(np.float32)
+
+    with warnings.catch_warnings():  # all-NaN (ocean) cells give NaN, then 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cell_mean = np.nan_to_num(np.nanmean(y[fit], axis=0))
+    return FusionSamples(
+        x=x,
+        y=y.astype(np.float32),
+        mask=mask,
+        times=times,
+        train=train,
+        val=val,
+        test=test,
+        target_mean=t_mean,
+        target_std=t_std,
+        trend_slope=slope.astype(np.float32),
+        trend_intercept=intercept.astype(np.float32),
+        cell_mean=cell_mean.astype(np.float32),
+        n_predictors=len(fields),
+        lags=cfg.lags,
+    )

@@ -1,0 +1,267 @@
+"""One training loop for every model: seeds, device, checkpoint every epoch, resume, early stop.
+
+A run interrupted at any point resumes from ``last.pt`` to the same result as an
+uninterrupted one: each epoch's shuffling and dropout draw from generators seeded by
+``(seed, epoch)``, and the optimiser state travels in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+
+from gracefuse.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def choose_device(preference: str = "auto") -> torch.device:
+    """CUDA when present (or asked for and present), else CPU; never requires a GPU."""
+    if preference == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if preference == "cuda":
+        log.warning("CUDA was asked for but is not available; using the CPU")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's global generator (weight init); gracefuse's NumPy code uses its own
+    seeded Generators, and the loop reseeds per epoch."""
+    torch.manual_seed(seed)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` did."""
+
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    best_loss: float = float("inf")
+    epochs_run: int = 0
+    resumed_from: int | None = None
+    seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def _save(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def fingerprint(model: nn.Module, cfg: TrainConfig, extra: dict | None = None) -> str:
+    """A hash of the architecture and training settings: a checkpoint resumes only its run."""
+    arch = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+    blob = json.dumps([arch, cfg.model_dump(mode="json"), extra or {}], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _batches(idx: np.ndarray, size: int, gen: torch.Generator, shuffle: bool) -> list[np.ndarray]:
+    order = idx[torch.randperm(len(idx), generator=gen).numpy()] if shuffle else idx
+    return [order[i : i + size] for i in range(0, len(order), size)]
+
+
+def evaluate_loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, idx: np.ndarray, loss_fn: LossFn, bs: int
+) -> float:
+    """Mean loss over ``idx`` in eval mode (no dropout)."""
+    if len(idx) == 0:
+        return float("nan")
+    model.eval()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for b in [idx[i : i + bs] for i in range(0, len(idx), bs)]:
+            tb = torch.as_tensor(b)
+            total += float(loss_fn(model(x[tb]).squeeze(1), y[tb])) * len(b)
+            n += len(b)
+    return total / n
+
+
+def fit(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    loss_fn: LossFn,
+    cfg: TrainConfig,
+    checkpoint_dir: str | os.PathLike | None = None,
+    *,
+    epochs: int | None = None,
+    label: str = "train",
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> FitResult:
+    """Train ``model`` in place; on return it holds the weights of the best epoch.
+
+    Parameters
+    ----------
+    x, y
+        All samples on the target device: ``(T, C, H, W)`` and ``(T, H, W)`` (NaN = no target).
+    train_idx, val_idx
+        Months to train on and to early-stop on (the training loss is used if empty).
+    checkpoint_dir
+        Where ``last.pt`` (every epoch) and ``best.pt`` live; an existing ``last.pt`` of the
+        same run (same fingerprint) is resumed.
+    stop_after
+        Stop after this many epochs *of this call* without finishing (simulates a crash).
+    """
+    n_epochs = epochs or cfg.epochs
+    opt = _optimizer(model, cfg)
+    result = FitResult()
+    best_state = copy.deepcopy(model.state_dict())
+    bad = 0
+    start_epoch = 0
+    fp = fingerprint(model, cfg, {"epochs": n_epochs, "n_train": int(len(train_idx))})
+    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+    if ckpt is not None:
+        ckpt.mkdir(parents=True, exist_ok=True)
+        last = ckpt / "last.pt"
+        if last.exists():
+            state = torch.load(last, map_location=x.device, weights_only=False)
+            if state.get("fingerprint") == fp:
+                model.load_state_dict(state["model"])
+                opt.load_state_dict(state["optimizer"])
+                best_state = state["best_state"]
+                result.history = state["history"]
+                result.best_epoch, result.best_loss = state["best_epoch"], state["best_loss"]
+                bad, start_epoch = state["bad_epochs"], state["epoch"] + 1
+                result.resumed_from = state["epoch"]
+                result.stopped_early = state.get("stopped_early", False)
+                log.info("%s: resuming after epoch %d", label, state["epoch"])
+                if state.get("done"):
+                    start_epoch = n_epochs
+            else:
+                log.warning(
+                    "%s: checkpoint in %s belongs to another run; starting over", label, ckpt
+                )
+
+    stop_idx = val_idx if len(val_idx) else train_idx
+    t0 = time.perf_counter()
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task(label, total=n_epochs, completed=start_epoch, info="")
+        ran = 0
+        for epoch in range(start_epoch, n_epochs):
+            if result.stopped_early:
+                break
+            torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout draws of this epoch
+            gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
+            model.train()
+            losses = []
+            for b in _batches(train_idx, cfg.batch_size, gen, shuffle=True):
+                tb = torch.as_tensor(b, device=x.device)
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x[tb]).squeeze(1), y[tb])
+                loss.backward()
+                opt.step()
+                losses.append(loss.detach().item())
+            train_loss = float(np.mean(losses)) if losses else float("nan")
+            val_loss = evaluate_loss(model, x, y, stop_idx, loss_fn, cfg.batch_size)
+            result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+            if val_loss < result.best_loss - 1e-6:
+                result.best_loss, result.best_epoch, bad = val_loss, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad += 1
+            result.stopped_early = bad >= cfg.patience
+            done = result.stopped_early or epoch == n_epochs - 1
+            if ckpt is not None:
+                _save(
+                    {
+                        "fingerprint": fp,
+                        "epoch": epoch,
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "best_state": best_state,
+                        "best_epoch": result.best_epoch,
+                        "best_loss": result.best_loss,
+                        "bad_epochs": bad,
+                        "history": result.history,
+                        "stopped_early": result.stopped_early,
+                        "done": done,
+                    },
+                    ckpt / "last.pt",
+                )
+                if result.best_epoch == epoch:
+                    _save(
+                        {"fingerprint": fp, "model": best_state, "epoch": epoch}, ckpt / "best.pt"
+                    )
+            bar.update(task, advance=1, info=f"loss {train_loss:.3f} val {val_loss:.3f}")
+            ran += 1
+            if stop_after is not None and ran >= stop_after and not done:
+                result.epochs_run = len(result.history)
+                result.seconds = time.perf_counter() - t0
+                return result
+    model.load_state_dict(best_state)
+    result.epochs_run = len(result.history)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def predict(
+    model: nn.Module, x: torch.Tensor, batch_size: int = 8, mc_samples: int = 0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions for every sample: the deterministic mean, and the MC-dropout spread.
+
+    With ``mc_samples > 0`` dropout stays on (batch norm in eval mode) and the mean and
+    standard deviation over the passes are returned; otherwise ``(pred, None)``.
+
+    Returns
+    -------
+    mean, std
+        ``(T, H, W)`` arrays (std ``None`` without MC sampling).
+    """
+    model.eval()
+    idx = np.arange(x.shape[0])
+    chunks = [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
+    with torch.no_grad():
+        det = np.concatenate(
+            [model(x[torch.as_tensor(c)]).squeeze(1).cpu().numpy() for c in chunks]
+        )
+        if mc_samples <= 0:
+            return det, None
+        for m in model.modules():
+            if isinstance(m, nn.Dropout | nn.Dropout2d):
+                m.train()
+        torch.manual_seed(seed)
+        runs = np.stack(
+            [
+                np.concatenate(
+                    [model(x[torch.as_tensor(c)]).squeeze(1).cpu().numpy() for c in chunks]
+                )
+                for _ in range(mc_samples)
+            ]
+        )
+        model.eval()
+    return det, runs.std(axis=0)

@@ -1,0 +1,136 @@
+import numpy as np
+import pytest
+import torch
+
+from gracefuse.config import TrainConfig
+from gracefuse.losses import mismatch_loss
+from gracefuse.models import build_model, count_parameters
+from gracefuse.models.vgg import vgg16_features
+from gracefuse.train import choose_device, fit, predict
+
+
+@pytest.mark.parametrize("name", ["segnet", "unet", "vgg16"])
+def test_shapes_and_gradient_reaches_every_layer(name):
+    torch.manual_seed(0)
+    kw = {"base_filters": 8} if name == "unet" else {}
+    model = build_model(name, n_predictors=3, months=3, **kw)
+    x = torch.randn(2, 9, 32, 32)
+    y = model(x)
+    assert y.shape == (2, 1, 32, 32)
+    y.pow(2).mean().backward()
+    for pname, p in model.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+    stage1 = [p for n, p in model.named_parameters() if n.startswith("stage1")]
+    assert all(float(p.grad.abs().sum()) > 0 for p in stage1)
+
+
+def test_parameter_counts_match_the_paper_scale():
+    assert 0.5e6 < count_parameters(build_model("segnet", 3, 3)) < 0.9e6
+    unet = build_model("unet", 3, 3)
+    assert count_parameters(unet) > 10e6  # 32 → 512 filters, 5 down / 5 up
+
+
+def test_vgg16_loads_local_imagenet_weights_and_freezes(tmp_path, caplog):
+    feats = vgg16_features()
+    torch.manual_seed(1)
+    state = {f"features.{k}": v.normal_() for k, v in feats.state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(2, 2)  # ignored
+    path = tmp_path / "vgg16-397923af.pth"
+    torch.save(state, path)
+    model = build_model("vgg16", 3, 3, pretrained=str(path))
+    assert model.pretrained
+    assert torch.equal(model.features[0].weight, state["features.0.weight"])
+    assert not any(p.requires_grad for p in model.features.parameters())
+    assert count_parameters(model, trainable_only=True) < count_parameters(model)
+    with caplog.at_level("WARNING"):
+        scratch = build_model("vgg16", 3, 3, pretrained=str(tmp_path / "absent.pth"))
+    assert not scratch.pretrained and "from scratch" in caplog.text
+    assert all(p.requires_grad for p in scratch.features.parameters())
+
+
+def test_loss_ignores_missing_cells_and_has_the_paper_form():
+    target = torch.tensor([[[1.0, np.nan], [3.0, -1.0]]])
+    cell_mean = torch.zeros(2, 2)
+    perfect = torch.tensor([[[1.0, 99.0], [3.0, -1.0]]])
+    assert float(mismatch_loss(perfect, target, cell_mean)) == pytest.approx(0.0)
+    pred = torch.tensor([[[2.0, 0.0], [3.0, 1.0]]])
+    mse = (1 + 0 + 4) / 3
+    nse_l1 = (1 + 0 + 2) / (1 + 3 + 1)
+    assert float(mismatch_loss(pred, target, cell_mean, 1.0)) == pytest.approx(mse)
+    assert float(mismatch_loss(pred, target, cell_mean, 0.0)) == pytest.approx(nse_l1)
+    assert float(mismatch_loss(pred, target, cell_mean, 0.5)) == pytest.approx((mse + nse_l1) / 2)
+
+
+def _toy(n=40, size=16):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 3, size, size, generator=g)
+    y = 0.8 * x[:, 0] - 0.5 * x[:, 2]
+    y[:, 0, 0] = float("nan")
+    return x, y
+
+
+def _loss(p, t):
+    return mismatch_loss(p, t, torch.zeros(t.shape[-2:]), 0.5)
+
+
+def test_training_converges_on_a_learnable_map():
+    x, y = _toy()
+    torch.manual_seed(0)
+    model = build_model("segnet", 1, 3, base_filters=8)
+    cfg = TrainConfig(epochs=25, lr=3e-3, batch_size=8, patience=50, mc_samples=0)
+    res = fit(model, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, progress=False)
+    first, last = res.history[0]["val_loss"], res.best_loss
+    assert last < 0.35 * first
+    mean, sd = predict(model, x[:4], mc_samples=0)
+    assert mean.shape == (4, 16, 16) and sd is None
+
+
+def test_interrupted_training_resumes_to_the_same_result(tmp_path):
+    x, y = _toy()
+    cfg = TrainConfig(epochs=6, lr=1e-3, batch_size=8, patience=50, mc_samples=0)
+
+    def fresh():
+        torch.manual_seed(0)
+        return build_model("segnet", 1, 3, base_filters=8, dropout=0.2)
+
+    straight = fresh()
+    fit(
+        straight, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, tmp_path / "a", progress=False
+    )
+    crashed = fresh()
+    part = fit(
+        crashed,
+        x,
+        y,
+        np.arange(32),
+        np.arange(32, 40),
+        _loss,
+        cfg,
+        tmp_path / "b",
+        progress=False,
+        stop_after=3,
+    )
+    assert part.epochs_run == 3
+    resumed = fresh()  # a new process: weights come from the checkpoint only
+    res = fit(
+        resumed, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, tmp_path / "b", progress=False
+    )
+    assert res.resumed_from == 2 and res.epochs_run == 6
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a.float(), b.float()), k
+
+
+def test_device_choice_never_requires_a_gpu():
+    assert choose_device("cpu").type == "cpu"
+    dev = choose_device("auto")
+    assert dev.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert choose_device("cuda").type in {"cuda", "cpu"}
+
+
+def test_mc_dropout_spread():
+    x, _ = _toy(8)
+    torch.manual_seed(0)
+    model = build_model("segnet", 1, 3, base_filters=8, dropout=0.5)
+    mean, sd = predict(model, x, mc_samples=5)
+    assert sd.shape == mean.shape and float(sd.mean()) > 0
