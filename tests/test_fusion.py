@@ -154,6 +154,18 @@ def test_rerun_resumes_from_checkpoints(run_dir, tmp_path):
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def test_deep_ensemble_averages_members(tmp_path):
+    recipe = _tiny_recipe()
+    recipe.train = recipe.train.model_copy(update={"epochs": 1, "mc_samples": 0})
+    recipe.models = [ModelConfig(name="segnet", base_filters=8, ensemble=2)]
+    res = run_fusion(recipe, tmp_path, progress=False, figures=False)
+    assert (tmp_path / "checkpoints/segnet/member0/best.pt").exists()
+    assert (tmp_path / "checkpoints/segnet/member1/best.pt").exists()
+    run = res["runs"][0]
+    assert run.mismatch_sd is not None and float(np.nanmean(run.mismatch_sd)) > 0
+    assert run.epochs == 2
+
+
 def test_recipe_with_missing_files_fails_before_training(tmp_path):
     r = tmp_path / "r.toml"
     r.write_text('name = "x"\n[data]\nkind = "files"\ngrace = "nope.nc"\nlsm = ["gldas/*.nc4"]\n')

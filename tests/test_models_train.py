@@ -134,3 +134,46 @@ def test_mc_dropout_spread():
     model = build_model("segnet", 1, 3, base_filters=8, dropout=0.5)
     mean, sd = predict(model, x, mc_samples=5)
     assert sd.shape == mean.shape and float(sd.mean()) > 0
+
+
+def test_ema_weights_are_checkpointed_and_resume_exactly(tmp_path):
+    x, y = _toy()
+    cfg = TrainConfig(epochs=4, lr=1e-3, batch_size=8, patience=50, mc_samples=0, ema_decay=0.8)
+
+    def fresh():
+        torch.manual_seed(0)
+        return build_model("segnet", 1, 3, base_filters=8)
+
+    straight = fresh()
+    fit(
+        straight, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, tmp_path / "a", progress=False
+    )
+    part = fresh()
+    fit(
+        part,
+        x,
+        y,
+        np.arange(32),
+        np.arange(32, 40),
+        _loss,
+        cfg,
+        tmp_path / "b",
+        progress=False,
+        stop_after=2,
+    )
+    resumed = fresh()
+    fit(resumed, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, tmp_path / "b", progress=False)
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a.float(), b.float())
+    plain = fresh()
+    fit(
+        plain,
+        x,
+        y,
+        np.arange(32),
+        np.arange(32, 40),
+        _loss,
+        cfg.model_copy(update={"ema_decay": 0.0}),
+        progress=False,
+    )
+    assert not torch.allclose(plain.head.weight, straight.head.weight)  # EMA changes the result

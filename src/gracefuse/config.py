@@ -85,6 +85,9 @@ class TrainConfig(_Strict):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     mc_samples: int = Field(20, ge=0, description="MC-dropout passes for the interval")
+    ema_decay: float = Field(
+        0.0, ge=0, lt=1, description="exponential moving average of weights (0: off)"
+    )
     num_threads: int | None = None
 
 
@@ -97,6 +100,7 @@ class ModelConfig(_Strict):
     dropout: float = Field(0.1, ge=0, lt=1)
     pretrained: str | None = Field(None, description="VGG16: local ImageNet weights file")
     epochs: int | None = None
+    ensemble: int = Field(1, ge=1, description="deep-ensemble members (seeds seed, seed+1, …)")
 
 
 class Recipe(_Strict):

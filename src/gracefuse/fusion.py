@@ -158,54 +158,74 @@ def train_model(
     progress: bool = True,
     stop_after: int | None = None,
 ) -> ModelRun:
-    """Train one architecture on ``samples`` and predict every month with its intervals."""
+    """Train one architecture (``ensemble`` members) and predict every month with intervals.
+
+    Members differ only in their seed; their predictions are averaged, and the spread used
+    for the interval combines each member's MC-dropout variance with the variance between
+    members (a deep ensemble).
+    """
     mcfg = next(m for m in recipe.models if m.name == name)
-    tcfg = recipe.train
-    seed_everything(tcfg.seed)
-    if tcfg.num_threads:
-        torch.set_num_threads(tcfg.num_threads)
-    device = choose_device(tcfg.device)
-    model = build_model(
-        name,
-        samples.n_predictors,
-        samples.lags + 1,
-        base_filters=mcfg.base_filters,
-        depth=mcfg.depth,
-        dropout=mcfg.dropout,
-        pretrained=mcfg.pretrained,
-    ).to(device)
+    device = choose_device(recipe.train.device)
+    if recipe.train.num_threads:
+        torch.set_num_threads(recipe.train.num_threads)
     x = torch.as_tensor(samples.x, device=device)
     y = torch.as_tensor(samples.y, device=device)
     cell_mean = torch.as_tensor(samples.cell_mean, device=device)
+    loss_w = recipe.train.loss_weight
 
     def loss_fn(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return mismatch_loss(pred, target, cell_mean, tcfg.loss_weight)
+        return mismatch_loss(pred, target, cell_mean, loss_w)
 
-    res = fit(
-        model,
-        x,
-        y,
-        samples.train,
-        samples.val,
-        loss_fn,
-        tcfg,
-        out_dir / "checkpoints" / name,
-        epochs=mcfg.epochs or tcfg.epochs,
-        label=f"{name:7s}",
-        progress=progress,
-        stop_after=stop_after,
+    means, variances, results, model = [], [], [], None
+    for k in range(mcfg.ensemble):
+        tcfg = recipe.train.model_copy(update={"seed": recipe.train.seed + k})
+        seed_everything(tcfg.seed)
+        model = build_model(
+            name,
+            samples.n_predictors,
+            samples.lags + 1,
+            base_filters=mcfg.base_filters,
+            depth=mcfg.depth,
+            dropout=mcfg.dropout,
+            pretrained=mcfg.pretrained,
+        ).to(device)
+        folder = out_dir / "checkpoints" / (name if mcfg.ensemble == 1 else f"{name}/member{k}")
+        label = name if mcfg.ensemble == 1 else f"{name}[{k}]"
+        res = fit(
+            model,
+            x,
+            y,
+            samples.train,
+            samples.val,
+            loss_fn,
+            tcfg,
+            folder,
+            epochs=mcfg.epochs or tcfg.epochs,
+            label=f"{label:9s}",
+            progress=progress,
+            stop_after=stop_after,
+        )
+        det, spread = predict(model, x, batch_size=8, mc_samples=tcfg.mc_samples, seed=tcfg.seed)
+        means.append(det)
+        variances.append(np.zeros_like(det) if spread is None else spread**2)
+        results.append(res)
+    mean = np.mean(means, axis=0)
+    has_spread = recipe.train.mc_samples > 0 or mcfg.ensemble > 1
+    spread = np.sqrt(np.mean(variances, axis=0) + np.var(means, axis=0)) if has_spread else None
+    seconds = sum(r.seconds for r in results)
+    epochs_new = sum(
+        r.epochs_run - ((r.resumed_from + 1) if r.resumed_from is not None else 0) for r in results
     )
-    det, spread = predict(model, x, batch_size=8, mc_samples=tcfg.mc_samples, seed=tcfg.seed)
     run = ModelRun(
         name=name,
-        parameters=count_parameters(model),
-        trainable=count_parameters(model, trainable_only=True),
-        mismatch=samples.to_mm(det),
+        parameters=count_parameters(model) * mcfg.ensemble,
+        trainable=count_parameters(model, trainable_only=True) * mcfg.ensemble,
+        mismatch=samples.to_mm(mean),
         mismatch_sd=None if spread is None else spread * samples.target_std,
-        seconds=res.seconds,
-        epochs=res.epochs_run,
-        best_epoch=res.best_epoch,
-        seconds_per_epoch=res.seconds / max(1, res.epochs_run - (res.resumed_from or -1) - 1),
+        seconds=seconds,
+        epochs=sum(r.epochs_run for r in results),
+        best_epoch=results[0].best_epoch,
+        seconds_per_epoch=seconds / max(1, epochs_new),
     )
     _intervals(run, samples)
     return run

@@ -86,6 +86,15 @@ def _batches(idx: np.ndarray, size: int, gen: torch.Generator, shuffle: bool) ->
     return [order[i : i + size] for i in range(0, len(order), size)]
 
 
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """``ema ← decay · ema + (1 − decay) · model`` for parameters; buffers are copied."""
+    with torch.no_grad():
+        for pe, p in zip(ema.parameters(), model.parameters(), strict=True):
+            pe.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
+        for be, b in zip(ema.buffers(), model.buffers(), strict=True):
+            be.copy_(b)
+
+
 def evaluate_loss(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, idx: np.ndarray, loss_fn: LossFn, bs: int
 ) -> float:
@@ -133,6 +142,9 @@ def fit(
     """
     n_epochs = epochs or cfg.epochs
     opt = _optimizer(model, cfg)
+    # the averaged weights (EMA) are what gets validated, kept as best and returned
+    ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
+    judged = ema if ema is not None else model
     result = FitResult()
     best_state = copy.deepcopy(model.state_dict())
     bad = 0
@@ -147,6 +159,8 @@ def fit(
             if state.get("fingerprint") == fp:
                 model.load_state_dict(state["model"])
                 opt.load_state_dict(state["optimizer"])
+                if ema is not None and state.get("ema") is not None:
+                    ema.load_state_dict(state["ema"])
                 best_state = state["best_state"]
                 result.history = state["history"]
                 result.best_epoch, result.best_loss = state["best_epoch"], state["best_loss"]
@@ -185,13 +199,15 @@ def fit(
                 loss = loss_fn(model(x[tb]).squeeze(1), y[tb])
                 loss.backward()
                 opt.step()
+                if ema is not None:
+                    _ema_update(ema, model, cfg.ema_decay)
                 losses.append(loss.detach().item())
             train_loss = float(np.mean(losses)) if losses else float("nan")
-            val_loss = evaluate_loss(model, x, y, stop_idx, loss_fn, cfg.batch_size)
+            val_loss = evaluate_loss(judged, x, y, stop_idx, loss_fn, cfg.batch_size)
             result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
             if val_loss < result.best_loss - 1e-6:
                 result.best_loss, result.best_epoch, bad = val_loss, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(judged.state_dict())
             else:
                 bad += 1
             result.stopped_early = bad >= cfg.patience
@@ -203,6 +219,7 @@ def fit(
                         "epoch": epoch,
                         "model": model.state_dict(),
                         "optimizer": opt.state_dict(),
+                        "ema": None if ema is None else ema.state_dict(),
                         "best_state": best_state,
                         "best_epoch": result.best_epoch,
                         "best_loss": result.best_loss,
