@@ -50,6 +50,31 @@ class FileSource(_Strict):
     land_mask: str | None = Field(None, description="optional raster mask for the study area")
 
 
+class GraceOnlySource(_Strict):
+    """A GRACE (or GRACE-like) grid alone: for GRACE-only forecasting and hindcasting."""
+
+    kind: Literal["grace_only"] = "grace_only"
+    grace: str
+    grace_scale_factors: str | None = None
+    grace_land_mask: str | None = None
+    box: tuple[float, float, float, float] | None = None
+
+
+class ReconstructionConfig(_Strict):
+    """Splits and settings of reconstruction and gap filling (Yu et al. 2021)."""
+
+    test_first: int = Field(20, ge=0, description="first GRACE months held out as test")
+    test_last: int = Field(20, ge=0, description="last GRACE months held out as test")
+    hidden_single: int = Field(10, ge=0, description="scattered single months hidden")
+    hidden_block_start: str = Field("2008-01", description="start of the hidden block")
+    hidden_block_length: int = Field(11, ge=0, description="months (the real gap is 11)")
+    forecast_months: int = Field(36, ge=0, description="last months scored one month ahead")
+    sequence: int = Field(20, ge=3, description="ConvLSTM sequence: sequence−1 in, 1 out")
+    augment: bool = Field(True, description="flips of training months")
+    fill_model: str = Field("best", description="model that fills gaps: a name or 'best'")
+    seed: int = 0
+
+
 class SamplesConfig(_Strict):
     """How grids become training samples."""
 
@@ -94,7 +119,7 @@ class TrainConfig(_Strict):
 class ModelConfig(_Strict):
     """One architecture to train."""
 
-    name: Literal["unet", "segnet", "vgg16"]
+    name: Literal["unet", "segnet", "vgg16", "seunet", "pix2pix", "dcae", "convlstm"]
     base_filters: int | None = None
     depth: int | None = None
     dropout: float = Field(0.1, ge=0, lt=1)
@@ -107,8 +132,11 @@ class Recipe(_Strict):
     """A whole experiment."""
 
     name: str = "fusion"
-    method: Literal["fusion"] = "fusion"
-    data: TwinSource | FileSource = Field(default_factory=TwinSource, discriminator="kind")
+    method: Literal["fusion", "reconstruction"] = "fusion"
+    data: TwinSource | FileSource | GraceOnlySource = Field(
+        default_factory=TwinSource, discriminator="kind"
+    )
+    reconstruction: ReconstructionConfig = Field(default_factory=ReconstructionConfig)
     samples: SamplesConfig = Field(default_factory=SamplesConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     models: list[ModelConfig] = Field(
@@ -144,23 +172,26 @@ def load_recipe(path: str | os.PathLike, base_dir: str | os.PathLike | None = No
     except ValidationError as exc:
         msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         raise ConfigError(f"{p}: invalid recipe ({msgs})") from exc
-    if isinstance(recipe.data, FileSource):
+    if isinstance(recipe.data, FileSource | GraceOnlySource):
         root = Path(base_dir) if base_dir else p.parent
         d = recipe.data
 
         def fix(s: str | None) -> str | None:
-            return None if s is None else str(s if Path(s).is_absolute() else root / s)
+            if s is None:
+                return None
+            s = os.path.expandvars(s)
+            return str(s if Path(s).is_absolute() else root / s)
 
-        recipe.data = d.model_copy(
-            update={
-                "grace": fix(d.grace),
-                "grace_scale_factors": fix(d.grace_scale_factors),
-                "grace_land_mask": fix(d.grace_land_mask),
+        update = {
+            k: fix(getattr(d, k)) for k in ("grace", "grace_scale_factors", "grace_land_mask")
+        }
+        if isinstance(d, FileSource):
+            update |= {
                 "lsm": [fix(x) for x in d.lsm],
                 "wells": fix(d.wells),
                 "land_mask": fix(d.land_mask),
             }
-        )
+        recipe.data = d.model_copy(update=update)
     return recipe
 
 

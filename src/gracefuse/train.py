@@ -125,6 +125,7 @@ def fit(
     label: str = "train",
     progress: bool = True,
     stop_after: int | None = None,
+    adversarial=None,
 ) -> FitResult:
     """Train ``model`` in place; on return it holds the weights of the best epoch.
 
@@ -139,6 +140,10 @@ def fit(
         same run (same fingerprint) is resumed.
     stop_after
         Stop after this many epochs *of this call* without finishing (simulates a crash).
+    adversarial
+        Optional GAN term (e.g. :class:`gracefuse.models.pix2pix.AdversarialTerm`): before
+        each generator step it updates its discriminator, and its generator loss is added.
+        Its state travels in the checkpoint too.
     """
     n_epochs = epochs or cfg.epochs
     opt = _optimizer(model, cfg)
@@ -161,6 +166,8 @@ def fit(
                 opt.load_state_dict(state["optimizer"])
                 if ema is not None and state.get("ema") is not None:
                     ema.load_state_dict(state["ema"])
+                if adversarial is not None and state.get("adversarial") is not None:
+                    adversarial.load_state_dict(state["adversarial"])
                 best_state = state["best_state"]
                 result.history = state["history"]
                 result.best_epoch, result.best_loss = state["best_epoch"], state["best_loss"]
@@ -196,7 +203,11 @@ def fit(
             for b in _batches(train_idx, cfg.batch_size, gen, shuffle=True):
                 tb = torch.as_tensor(b, device=x.device)
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x[tb]).squeeze(1), y[tb])
+                pred = model(x[tb]).squeeze(1)
+                loss = loss_fn(pred, y[tb])
+                if adversarial is not None:
+                    adversarial.discriminator_step(x[tb], pred, y[tb])
+                    loss = loss + adversarial.generator_loss(x[tb], pred, y[tb])
                 loss.backward()
                 opt.step()
                 if ema is not None:
@@ -220,6 +231,7 @@ def fit(
                         "model": model.state_dict(),
                         "optimizer": opt.state_dict(),
                         "ema": None if ema is None else ema.state_dict(),
+                        "adversarial": None if adversarial is None else adversarial.state_dict(),
                         "best_state": best_state,
                         "best_epoch": result.best_epoch,
                         "best_loss": result.best_loss,

@@ -5,12 +5,22 @@ from __future__ import annotations
 from torch import nn
 
 from gracefuse.models.blocks import count_parameters
+from gracefuse.models.convlstm import ConvLSTMForecaster
+from gracefuse.models.dcae import DCAE
 from gracefuse.models.segnet import SegNetLite
 from gracefuse.models.unet import UNet
 from gracefuse.models.vgg import VGG16UNet
 
 #: how much each architecture downsamples: image sizes must divide by this
-DOWNSAMPLING = {"unet": 32, "segnet": 8, "vgg16": 32}
+DOWNSAMPLING = {
+    "unet": 32,
+    "segnet": 8,
+    "vgg16": 32,
+    "seunet": 16,
+    "pix2pix": 16,
+    "dcae": 8,
+    "convlstm": 1,
+}
 
 
 def build_model(
@@ -22,8 +32,14 @@ def build_model(
     depth: int | None = None,
     dropout: float = 0.1,
     pretrained: str | None = None,
+    size: int | None = None,
 ) -> nn.Module:
-    """Build an architecture by name (``unet``, ``segnet``, ``vgg16``).
+    """Build an architecture by name.
+
+    Fusion: ``unet``, ``segnet``, ``vgg16`` (linear output). Reconstruction (tanh output,
+    targets in [−1, 1]): ``seunet`` (U-Net with squeeze-and-excitation), ``pix2pix`` (its
+    U-Net generator; the PatchGAN lives in :mod:`gracefuse.models.pix2pix`), ``dcae``
+    (needs ``size``) and ``convlstm`` (GRACE-only sequences).
 
     Parameters
     ----------
@@ -42,7 +58,32 @@ def build_model(
         return SegNetLite(n_predictors, months, base_filters or 16, dropout)
     if name == "vgg16":
         return VGG16UNet(n_predictors, months, pretrained=pretrained, dropout=dropout)
-    raise ValueError(f"unknown architecture {name!r}; choose unet, segnet or vgg16")
+    if name == "seunet":
+        return UNet(
+            n_predictors, months, base_filters or 16, depth or 4, dropout, se=True, tanh=True
+        )
+    if name == "pix2pix":
+        return UNet(n_predictors, months, base_filters or 16, depth or 4, dropout, tanh=True)
+    if name == "dcae":
+        if size is None:
+            raise ValueError("dcae needs the image size")
+        return DCAE(n_predictors * months, size, dropout=dropout)
+    if name == "convlstm":
+        width = base_filters or 32
+        return ConvLSTMForecaster(in_channels=2, hidden=(width, width))
+    raise ValueError(
+        f"unknown architecture {name!r}; choose unet, segnet, vgg16, seunet, pix2pix, dcae "
+        "or convlstm"
+    )
 
 
-__all__ = ["DOWNSAMPLING", "build_model", "count_parameters", "UNet", "SegNetLite", "VGG16UNet"]
+__all__ = [
+    "DCAE",
+    "DOWNSAMPLING",
+    "ConvLSTMForecaster",
+    "SegNetLite",
+    "UNet",
+    "VGG16UNet",
+    "build_model",
+    "count_parameters",
+]

@@ -6,10 +6,28 @@ import torch
 from torch import nn
 
 
-class ConvBlock(nn.Sequential):
-    """``n`` × (3×3 conv → batch norm → ReLU)."""
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation (Hu et al. 2018): channel weights from global average pooling."""
 
-    def __init__(self, c_in: int, c_out: int, n: int = 2) -> None:
+    def __init__(self, channels: int, reduction: int = 8) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.fc = nn.Sequential(
+            nn.Linear(channels, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.fc(x.mean(dim=(-2, -1)))
+        return x * w[..., None, None]
+
+
+class ConvBlock(nn.Sequential):
+    """``n`` × (3×3 conv → batch norm → ReLU), optionally followed by squeeze-and-excitation."""
+
+    def __init__(self, c_in: int, c_out: int, n: int = 2, se: bool = False) -> None:
         layers: list[nn.Module] = []
         for i in range(n):
             layers += [
@@ -17,6 +35,8 @@ class ConvBlock(nn.Sequential):
                 nn.BatchNorm2d(c_out),
                 nn.ReLU(inplace=True),
             ]
+        if se:
+            layers.append(SqueezeExcite(c_out))
         super().__init__(*layers)
 
 
@@ -49,10 +69,10 @@ class StageI(nn.Module):
 class Up(nn.Module):
     """2× transpose-conv upsampling, concatenation with the skip, then a conv block."""
 
-    def __init__(self, c_in: int, c_skip: int, c_out: int, n: int = 2) -> None:
+    def __init__(self, c_in: int, c_skip: int, c_out: int, n: int = 2, se: bool = False) -> None:
         super().__init__()
         self.up = nn.ConvTranspose2d(c_in, c_in // 2, 2, stride=2)
-        self.conv = ConvBlock(c_in // 2 + c_skip, c_out, n)
+        self.conv = ConvBlock(c_in // 2 + c_skip, c_out, n, se)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = self.up(x)

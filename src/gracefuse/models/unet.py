@@ -15,6 +15,9 @@ class UNet(nn.Module):
     512-filter bottleneck after five 2× poolings (128 px → 4 px); the decoder mirrors it
     with skip concatenation; a 1×1 linear conv gives the output.
 
+    ``se=True`` adds squeeze-and-excitation to every block (the SE-U-Net of Yu et al. 2021);
+    ``tanh=True`` bounds the output to [−1, 1] (targets scaled to that range).
+
     Input ``(B, C, H, W)`` with H, W divisible by ``2^depth``; output ``(B, 1, H, W)``.
     """
 
@@ -25,21 +28,24 @@ class UNet(nn.Module):
         base_filters: int = 32,
         depth: int = 5,
         dropout: float = 0.1,
+        se: bool = False,
+        tanh: bool = False,
     ) -> None:
         super().__init__()
+        self.tanh = tanh
         self.depth = depth
         self.stage1 = StageI(n_predictors, months)
         widths = [min(base_filters * 2**k, base_filters * 16) for k in range(depth + 1)]
         self.down = nn.ModuleList()
         c = self.stage1.out_channels
         for w in widths[:-1]:
-            self.down.append(ConvBlock(c, w))
+            self.down.append(ConvBlock(c, w, se=se))
             c = w
-        self.bottleneck = nn.Sequential(ConvBlock(c, widths[-1]), nn.Dropout2d(dropout))
+        self.bottleneck = nn.Sequential(ConvBlock(c, widths[-1], se=se), nn.Dropout2d(dropout))
         self.up = nn.ModuleList()
         c = widths[-1]
         for w in reversed(widths[:-1]):
-            self.up.append(Up(c, w, w))
+            self.up.append(Up(c, w, w, se=se))
             c = w
         self.drop = nn.Dropout2d(dropout)
         self.head = nn.Conv2d(c, 1, 1)
@@ -54,4 +60,5 @@ class UNet(nn.Module):
         x = self.bottleneck(x)
         for block, skip in zip(self.up, reversed(skips), strict=True):
             x = block(x, skip)
-        return self.head(self.drop(x))
+        out = self.head(self.drop(x))
+        return torch.tanh(out) if self.tanh else out

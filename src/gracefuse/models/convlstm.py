@@ -1,0 +1,63 @@
+"""Encoding–forecasting ConvLSTM (Shi et al. 2015) on GRACE alone (Yu et al. 2021)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ConvLSTMCell(nn.Module):
+    """One ConvLSTM cell: the four LSTM gates come from a 3×3 conv over [input, hidden]."""
+
+    def __init__(self, c_in: int, c_hidden: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.c_hidden = c_hidden
+        self.gates = nn.Conv2d(c_in + c_hidden, 4 * c_hidden, kernel, padding=kernel // 2)
+
+    def forward(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h, c = state
+        i, f, o, g = torch.chunk(self.gates(torch.cat([x, h], 1)), 4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
+
+
+class ConvLSTMForecaster(nn.Module):
+    """Encoder stack reads a sequence; a forecaster stack, started from the encoder states,
+    emits the next frame.
+
+    Input ``(B, T, C, H, W)`` (C: value and an availability flag); output ``(B, 1, H, W)``.
+    For hindcasting, feed the sequence reversed in time.
+    """
+
+    def __init__(self, in_channels: int = 2, hidden: tuple[int, ...] = (32, 32)) -> None:
+        super().__init__()
+        chans = [in_channels, *hidden]
+        self.encoder = nn.ModuleList(
+            ConvLSTMCell(a, b) for a, b in zip(chans, hidden, strict=False)
+        )
+        self.forecaster = nn.ModuleList(
+            ConvLSTMCell(hidden[-1] if k == 0 else hidden[k - 1], h) for k, h in enumerate(hidden)
+        )
+        self.head = nn.Conv2d(sum(hidden), 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _, hgt, wid = x.shape
+        states = [
+            (x.new_zeros(b, cell.c_hidden, hgt, wid), x.new_zeros(b, cell.c_hidden, hgt, wid))
+            for cell in self.encoder
+        ]
+        for step in range(t):
+            inp = x[:, step]
+            for k, cell in enumerate(self.encoder):
+                states[k] = cell(inp, states[k])
+                inp = states[k][0]
+        inp = states[-1][0]
+        outs = []
+        for k, cell in enumerate(self.forecaster):
+            h, _ = cell(inp, states[k])
+            outs.append(h)
+            inp = h
+        return torch.tanh(self.head(torch.cat(outs, 1)))
