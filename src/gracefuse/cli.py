@@ -115,9 +115,44 @@ def run(
     from gracefuse.config import load_recipe
     from gracefuse.fusion import run_fusion
 
-    res = run_fusion(load_recipe(recipe), out_dir, progress=not quiet)
+    rec = load_recipe(recipe)
+    if rec.method == "reconstruction":
+        from gracefuse.errors import ConfigError
+
+        raise ConfigError(f"{recipe}: a reconstruction recipe; run it with `gracefuse fill`")
+    res = run_fusion(rec, out_dir, progress=not quiet)
     _summary(res["table"])
     out.print(f"run folder: {out_dir}  (report: {out_dir / 'report.html'})")
+
+
+@app.command()
+def fill(
+    recipe: Annotated[str, typer.Argument(help="a reconstruction recipe (TOML or built-in name)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="run folder")] = Path("runs/fill"),
+    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+) -> None:
+    """Fill GRACE's missing months and the GRACE/GRACE-FO gap, hindcast before 2002."""
+    from gracefuse.config import load_recipe
+    from gracefuse.errors import ConfigError
+    from gracefuse.reconstruction import run_reconstruction
+
+    rec = load_recipe(recipe)
+    if rec.method != "reconstruction":
+        raise ConfigError(f"{recipe}: method is {rec.method!r}; `fill` needs 'reconstruction'")
+    res = run_reconstruction(rec, out_dir, progress=not quiet)
+    t = res.table
+    view = Table(title="grid-median RMSE (mm) by split; lower is better")
+    splits = [s for s in ("test", "hidden_single", "hidden_block", "forecast_1m", "hindcast")
+              if s in set(t.split)]
+    view.add_column("model")
+    for s in splits:
+        view.add_column(s, justify="right")
+    sub = t[(t.scale == "grid_median") & (t.metric == "rmse")]
+    for model in dict.fromkeys(sub.model):
+        vals = sub[sub.model == model].set_index("split").value
+        view.add_row(model, *(f"{vals[s]:.1f}" if s in vals else "–" for s in splits))
+    out.print(view)
+    out.print(f"gaps filled by {res.fill_model}; run folder {out_dir}")
 
 
 @app.command()

@@ -31,7 +31,8 @@ from gracefuse.data.lsm import open_lsm
 from gracefuse.data.synthetic import make_twin, make_wells
 from gracefuse.data.tables import open_wells
 from gracefuse.errors import ConfigError, InputError
-from gracefuse.evaluate.metrics import METRICS, pearson_r
+from gracefuse.evaluate.metrics import pearson_r
+from gracefuse.evaluate.regions import skill_rows
 from gracefuse.evaluate.stats import williams_test
 from gracefuse.io import write_netcdf, write_text
 from gracefuse.losses import mismatch_loss
@@ -70,6 +71,7 @@ class ModelRun:
     epochs: int = 0
     best_epoch: int = 0
     seconds_per_epoch: float = 0.0
+    history: list[dict] = field(default_factory=list)  # losses per epoch (first member)
 
 
 # ----------------------------------------------------------------------------- data
@@ -226,6 +228,7 @@ def train_model(
         epochs=sum(r.epochs_run for r in results),
         best_epoch=results[0].best_epoch,
         seconds_per_epoch=seconds / max(1, epochs_new),
+        history=results[0].history,
     )
     _intervals(run, samples)
     return run
@@ -273,20 +276,9 @@ def metrics_table(image: xr.Dataset, samples: FusionSamples, runs: list[ModelRun
         for split, idx in splits.items():
             if len(idx) == 0:
                 continue
-            for metric in TABLE_METRICS:
-                f = METRICS[metric]
-                v = float(f(s_region.isel(time=idx), g_region.isel(time=idx)))
-                rows.append(dict(model=name, split=split, scale="region", metric=metric, value=v))
-                cell = f(sim.isel(time=idx), grace.isel(time=idx))
-                rows.append(
-                    dict(
-                        model=name,
-                        split=split,
-                        scale="grid_median",
-                        metric=metric,
-                        value=float(np.nanmedian(cell.where(mask).values)),
-                    )
-                )
+            rows += skill_rows(
+                name, split, sim.isel(time=idx), grace.isel(time=idx), mask, TABLE_METRICS
+            )
             if name != "lsm":
                 a, b, c = (
                     s_region.isel(time=idx),

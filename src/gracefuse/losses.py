@@ -28,3 +28,19 @@ def mismatch_loss(
     spread = (t - cell_mean.expand_as(t))[valid].abs().sum().clamp_min(1e-6)
     nse_l1 = diff.abs().sum() / spread
     return weight * mse + (1.0 - weight) * nse_l1
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over cells where ``target`` is finite."""
+    valid = torch.isfinite(target)
+    if not bool(valid.any()):
+        return pred.sum() * 0.0
+    return ((pred - torch.where(valid, target, torch.zeros_like(target)))[valid] ** 2).mean()
+
+
+def masked_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over cells where ``target`` is finite."""
+    valid = torch.isfinite(target)
+    if not bool(valid.any()):
+        return pred.sum() * 0.0
+    return (pred - torch.where(valid, target, torch.zeros_like(target)))[valid].abs().mean()

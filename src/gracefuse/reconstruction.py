@@ -220,3 +220,467 @@ def baseline_predictions(
 def to_dataarray(a: np.ndarray, like: xr.DataArray, name: str) -> xr.DataArray:
     """``(time, H, W)`` array on the coordinates of ``like``."""
     return xr.DataArray(a, coords=like.coords, dims=like.dims, name=name)
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass
+class ReconData:
+    """GRACE (and the LSM, when given) on one padded grid; ``reference`` scores hindcasts."""
+
+    grid: xr.Dataset  # twsa_grace, land_mask, [twsa_lsm], [reference]
+    original: xr.Dataset  # the unpadded GRACE grid (lat, lon) for outputs
+    source: str
+
+
+def load_recon_data(recipe, multiple: int = 16) -> ReconData:
+    """Read or make the inputs of a reconstruction recipe and pad the grid for the CNNs."""
+    from gracefuse.config import FileSource, GraceOnlySource, TwinSource
+    from gracefuse.data.anomalies import GRACE_BASELINE, anomalies
+    from gracefuse.data.grace import open_grace
+    from gracefuse.data.grid import Box, pad_to_multiple, regrid_conservative
+    from gracefuse.data.lsm import open_lsm
+    from gracefuse.data.synthetic import make_twin
+
+    src = recipe.data
+    if isinstance(src, TwinSource):
+        tw = make_twin(size=src.size, seed=src.seed, start=src.start, end=src.end)
+        ds = xr.Dataset(
+            {
+                "twsa_grace": tw["twsa_grace"],
+                "twsa_lsm": tw["twsa_lsm"],
+                "reference": tw["twsa_grace_clean"],
+                "land_mask": tw["land_mask"],
+            }
+        )
+        source = "twin"
+    else:
+        box = Box(*src.box) if src.box is not None else None
+        grace = open_grace(src.grace, src.grace_scale_factors, src.grace_land_mask, box=box)
+        ds = xr.Dataset({"twsa_grace": grace["twsa"]})
+        if isinstance(src, FileSource):
+            lsm = open_lsm(src.lsm, src.lsm_model, box=box, baseline=GRACE_BASELINE)
+            # area-weighted averaging onto the GRACE grid, same baseline as GRACE
+            on_grace = regrid_conservative(lsm[["twsa"]], grace)["twsa"]
+            on_grace = on_grace.reindex(time=grace["time"])
+            ds["twsa_lsm"] = anomalies(on_grace, GRACE_BASELINE)
+            source = "files"
+        else:
+            assert isinstance(src, GraceOnlySource)
+            source = "grace_only"
+        ds["land_mask"] = grace["twsa"].notnull().any("time")
+        ds = ds.load()
+    original = ds[["land_mask"]]
+    padded = pad_to_multiple(ds, multiple)
+    padded["land_mask"] = padded["land_mask"].fillna(False).astype(bool)
+    return ReconData(grid=padded, original=original, source=source)
+
+
+# ----------------------------------------------------------------------------- learned models
+def _augment(x: np.ndarray, y: np.ndarray, idx: np.ndarray):
+    """Append flipped copies (north–south, east–west, both) of the months ``idx``."""
+    xs, ys = [x], [y]
+    for axes in ((-2,), (-1,), (-2, -1)):
+        xs.append(np.flip(x[idx], axis=axes).copy())
+        ys.append(np.flip(y[idx], axis=axes).copy())
+    n = len(x)
+    extra = np.arange(n, n + 3 * len(idx))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate([idx, extra])
+
+
+def _validation(train: np.ndarray, every: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``every``-th training month validates (early stopping), the rest train."""
+    val = train[every // 2 :: every]
+    return np.setdiff1d(train, val), val
+
+
+def train_image_model(
+    mcfg,
+    recipe,
+    lsm_scaled: np.ndarray,
+    grace_scaled: np.ndarray,
+    splits: Splits,
+    out_dir,
+    progress: bool = True,
+):
+    """Train an LSM → GRACE image model (``seunet``, ``pix2pix``, ``dcae``).
+
+    Returns
+    -------
+    prediction, parameters
+        ``(time, H, W)`` predictions in scaled units for every month, and the parameter count.
+    """
+    import torch
+
+    from gracefuse.losses import masked_l1, masked_mse
+    from gracefuse.models import build_model, count_parameters
+    from gracefuse.models.pix2pix import AdversarialTerm, PatchGAN
+    from gracefuse.train import choose_device, fit, predict, seed_everything
+
+    tcfg = recipe.train
+    seed_everything(tcfg.seed)
+    device = choose_device(tcfg.device)
+    x = lsm_scaled[:, None].astype(np.float32)
+    y = grace_scaled.astype(np.float32)
+    train, val = _validation(splits.train)
+    if recipe.reconstruction.augment:
+        x_fit, y_fit, train_fit = _augment(x, y, train)
+    else:
+        x_fit, y_fit, train_fit = x, y, train
+    model = build_model(
+        mcfg.name,
+        1,
+        1,
+        base_filters=mcfg.base_filters,
+        depth=mcfg.depth,
+        dropout=mcfg.dropout,
+        size=x.shape[-2:],
+    ).to(device)
+    adversarial = None
+    if mcfg.name == "pix2pix":
+        adversarial = AdversarialTerm(PatchGAN(1)).to(device)
+
+        def loss_fn(p, t):
+            return 100.0 * masked_l1(p, t)
+    else:
+        loss_fn = masked_mse
+    xt, yt = torch.as_tensor(x_fit, device=device), torch.as_tensor(y_fit, device=device)
+    fit(
+        model,
+        xt,
+        yt,
+        train_fit,
+        val,
+        loss_fn,
+        tcfg,
+        out_dir / "checkpoints" / mcfg.name,
+        epochs=mcfg.epochs or tcfg.epochs,
+        label=f"{mcfg.name:9s}",
+        progress=progress,
+        adversarial=adversarial,
+    )
+    pred, _ = predict(model, torch.as_tensor(x, device=device), batch_size=8)
+    return pred, count_parameters(model)
+
+
+def _sequences(
+    values: np.ndarray, avail: np.ndarray, targets: np.ndarray, length: int, reverse: bool
+) -> np.ndarray:
+    """``(N, length, 2, H, W)``: for each target the ``length`` months before it (after it
+    when ``reverse``), nearest first last; channels are the value (0 when unavailable) and
+    the availability flag."""
+    n_t = values.shape[0]
+    out = np.zeros((len(targets), length, 2, *values.shape[1:]), np.float32)
+    for i, k in enumerate(targets):
+        months = k + np.arange(length, 0, -1) if reverse else k - np.arange(length, 0, -1)
+        for j, m in enumerate(months):
+            if 0 <= m < n_t and avail[m]:
+                out[i, j, 0] = np.nan_to_num(values[m])
+                out[i, j, 1] = 1.0
+    return out
+
+
+def convlstm_predict(
+    model,
+    values: np.ndarray,
+    avail: np.ndarray,
+    targets: np.ndarray,
+    length: int,
+    reverse: bool,
+    recursive: bool,
+    device,
+) -> np.ndarray:
+    """Predict ``targets`` (scaled units); ``recursive`` feeds each prediction back as an
+    input for the next target (filling a block or hindcasting month by month)."""
+    import torch
+
+    values, avail = values.copy(), avail.copy()
+    out = np.full((len(targets), *values.shape[1:]), np.nan, np.float32)
+    model.eval()
+    order = np.argsort(targets)[::-1] if reverse else np.argsort(targets)
+    with torch.no_grad():
+        if not recursive:
+            seq = torch.as_tensor(
+                _sequences(values, avail, targets, length, reverse), device=device
+            )
+            return (
+                np.concatenate(
+                    [
+                        model(seq[i : i + 16]).squeeze(1).cpu().numpy()
+                        for i in range(0, len(targets), 16)
+                    ]
+                )
+                if len(targets)
+                else out
+            )
+        for i in order:
+            k = targets[i]
+            seq = torch.as_tensor(
+                _sequences(values, avail, np.array([k]), length, reverse), device=device
+            )
+            out[i] = model(seq).squeeze(1).cpu().numpy()[0]
+            values[k], avail[k] = out[i], True
+    return out
+
+
+def train_convlstm(
+    mcfg,
+    recipe,
+    grace_scaled: np.ndarray,
+    splits: Splits,
+    out_dir,
+    reverse: bool,
+    progress: bool = True,
+):
+    """Train the GRACE-only ConvLSTM in forecast (``reverse=False``) or hindcast mode."""
+    import torch
+
+    from gracefuse.losses import masked_mse
+    from gracefuse.models import build_model
+    from gracefuse.train import choose_device, fit, seed_everything
+
+    tcfg = recipe.train
+    seed_everything(tcfg.seed)
+    device = choose_device(tcfg.device)
+    length = recipe.reconstruction.sequence - 1
+    known = np.isfinite(grace_scaled).any((1, 2))
+    avail = known.copy()
+    avail[splits.withheld()] = False  # training never sees withheld months, not even as inputs
+    train, val = _validation(splits.train)
+    targets = np.concatenate([train, val])
+    seq = _sequences(grace_scaled, avail, targets, length, reverse)
+    x = torch.as_tensor(seq, device=device)
+    y = torch.as_tensor(grace_scaled[targets].astype(np.float32), device=device)
+    model = build_model("convlstm", 1, 1, base_filters=mcfg.base_filters).to(device)
+    mode = "hindcast" if reverse else "forecast"
+    fit(
+        model,
+        x,
+        y,
+        np.arange(len(train)),
+        np.arange(len(train), len(targets)),
+        masked_mse,
+        tcfg,
+        out_dir / "checkpoints" / f"convlstm_{mode}",
+        epochs=mcfg.epochs or tcfg.epochs,
+        label=f"convlstm-{mode[0]}",
+        progress=progress,
+    )
+    return model, device
+
+
+# ----------------------------------------------------------------------------- the run
+@dataclass
+class ReconResult:
+    predictions: dict[str, np.ndarray]  # model -> (time, H, W) mm
+    parameters: dict[str, int]
+    splits: Splits
+    table: pd.DataFrame
+    fill_model: str
+    filled: xr.Dataset
+    data: ReconData
+
+
+def _convlstm_all(mcfg, recipe, g_scaled, splits, out_dir, progress):
+    """ConvLSTM predictions for every role, each with the inputs that role allows."""
+    fwd, device = train_convlstm(mcfg, recipe, g_scaled, splits, out_dir, False, progress)
+    bwd, _ = train_convlstm(mcfg, recipe, g_scaled, splits, out_dir, True, progress)
+    length = recipe.reconstruction.sequence - 1
+    known = np.isfinite(g_scaled).any((1, 2))
+    inputs = known.copy()
+    inputs[splits.hidden()] = False
+    pred = np.full(g_scaled.shape, np.nan, np.float32)
+    n_first = recipe.reconstruction.test_first
+    first_test = splits.test[:n_first]
+    last_test = np.setdiff1d(splits.test, first_test)
+    plain_fwd = np.unique(
+        np.concatenate([splits.train, last_test, splits.forecast_1m, splits.hidden_single])
+    )
+    plain_fwd = plain_fwd[plain_fwd >= length // 2]  # forecasts need a history
+    early = np.setdiff1d(np.concatenate([splits.train, first_test]), plain_fwd)
+    for targets, model, reverse in ((plain_fwd, fwd, False), (early, bwd, True)):
+        if len(targets):
+            pred[targets] = convlstm_predict(
+                model, g_scaled, inputs, targets, length, reverse, False, device
+            )
+    if len(splits.hidden_block):
+        pred[splits.hidden_block] = convlstm_predict(
+            fwd, g_scaled, inputs, splits.hidden_block, length, False, True, device
+        )
+    # months GRACE never had (real gaps, and before GRACE): filled recursively
+    gaps = np.setdiff1d(np.flatnonzero(~known), splits.hindcast)
+    after = gaps[gaps > (splits.hindcast[-1] if len(splits.hindcast) else -1)]
+    if len(after):
+        pred[after] = convlstm_predict(fwd, g_scaled, known, after, length, False, True, device)
+    if len(splits.hindcast):
+        pred[splits.hindcast] = convlstm_predict(
+            bwd, g_scaled, known, splits.hindcast, length, True, True, device
+        )
+    from gracefuse.models import count_parameters
+
+    return pred, count_parameters(fwd) + count_parameters(bwd)
+
+
+def _conformal_halfwidth(
+    pred: np.ndarray, ref: np.ndarray, train: np.ndarray, calib: np.ndarray
+) -> np.ndarray:
+    """Per-cell 95 % half-width: training RMSE × a split-conformal factor from ``calib``."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sigma = np.sqrt(np.nanmean((pred[train] - ref[train]) ** 2, axis=0))
+    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, np.nanmedian(sigma))
+    score = (np.abs(pred[calib] - ref[calib]) / sigma[None]).ravel()
+    score = score[np.isfinite(score)]
+    if score.size == 0:
+        return 1.96 * sigma
+    level = min(1.0, np.ceil((score.size + 1) * 0.95) / score.size)
+    return float(np.quantile(score, level)) * sigma
+
+
+def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = True) -> ReconResult:
+    """Train, evaluate and fill: the whole ``gracefuse fill`` job. Writes the run folder."""
+    import json
+    import time
+    from pathlib import Path
+
+    from gracefuse.config import dump_recipe
+    from gracefuse.evaluate.regions import skill_rows
+    from gracefuse.io import write_netcdf, write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    write_text(out / "config.toml", dump_recipe(recipe))
+    rc = recipe.reconstruction
+    data = load_recon_data(recipe)
+    grid = data.grid
+    mask = grid["land_mask"]
+    times = pd.DatetimeIndex(grid["time"].values)
+    grace = grid["twsa_grace"].where(mask).values
+    lsm = grid["twsa_lsm"].where(mask).values if "twsa_lsm" in grid else None
+    known = np.isfinite(grace).any((1, 2))
+    splits = reconstruction_splits(times, known, rc)
+    g_scaler = Scaler.fit(grace[splits.train])
+    g_scaled = g_scaler.forward(grace)
+    predictions: dict[str, np.ndarray] = {}
+    parameters: dict[str, int] = {}
+    if lsm is not None:
+        predictions["lsm"] = lsm
+        l_scaler = Scaler.fit(lsm[splits.train])
+        l_scaled = np.nan_to_num(l_scaler.forward(lsm))
+    for mcfg in recipe.models:
+        if mcfg.name == "convlstm":
+            p, n = _convlstm_all(mcfg, recipe, g_scaled, splits, out, progress)
+        else:
+            if lsm is None:
+                raise InputError(None, f"{mcfg.name} needs an LSM; this recipe has GRACE only")
+            p, n = train_image_model(mcfg, recipe, l_scaled, g_scaled, splits, out, progress)
+        predictions[mcfg.name] = np.where(mask.values[None], g_scaler.inverse(p), np.nan)
+        parameters[mcfg.name] = n
+    for name, p in baseline_predictions(grace, lsm, times, splits).items():
+        predictions[name] = np.where(mask.values[None], p, np.nan)
+
+    like = grid["twsa_grace"]
+    obs = xr.DataArray(grace, coords=like.coords, dims=like.dims)
+    ref_da = grid["reference"].where(mask) if "reference" in grid else None
+    rows: list[dict] = []
+    for name, p in predictions.items():
+        sim = xr.DataArray(p, coords=like.coords, dims=like.dims)
+        for split, idx in splits.as_dict().items():
+            if len(idx) == 0:
+                continue
+            target = ref_da if split == "hindcast" else obs
+            if target is None or not np.isfinite(p[idx]).any():
+                continue
+            rows += skill_rows(name, split, sim.isel(time=idx), target.isel(time=idx), mask)
+    for name, n in parameters.items():
+        rows.append(dict(model=name, split="all", scale="model", metric="parameters", value=n))
+
+    # the fill model: the lowest grid-median RMSE on the hidden block (or on test months)
+    table = pd.DataFrame(rows, columns=["model", "split", "scale", "metric", "value"])
+    fill_model = rc.fill_model
+    if fill_model == "best":
+        key = "hidden_block" if len(splits.hidden_block) else "test"
+        cand = table[
+            (table.split == key)
+            & (table.scale == "grid_median")
+            & (table.metric == "rmse")
+            & (table.model != "lsm")
+        ]
+        fill_model = str(cand.sort_values("value").model.iloc[0])
+    if fill_model not in predictions:
+        raise InputError(None, f"fill_model {fill_model!r} was not trained in this recipe")
+    best = predictions[fill_model]
+    calib = splits.hidden_single if len(splits.hidden_single) else splits.test
+    half = _conformal_halfwidth(best, grace, splits.train, calib)
+    for split in ("hidden_block", "test", "hindcast"):
+        idx = getattr(splits, split)
+        target = ref_da.values if (split == "hindcast" and ref_da is not None) else grace
+        if len(idx) == 0 or (split == "hindcast" and ref_da is None):
+            continue
+        err = np.abs(best[idx] - target[idx])
+        ok = np.isfinite(err)
+        if ok.any():
+            cov = float((err <= half[None])[ok].mean())
+            rows.append(
+                dict(model=fill_model, split=split, scale="grid", metric="coverage95", value=cov)
+            )
+    table = pd.DataFrame(rows, columns=["model", "split", "scale", "metric", "value"])
+    write_text(out / "metrics.csv", table.to_csv(index=False, float_format="%.6g"))
+
+    filled_flag = ~np.isfinite(grace) & mask.values[None]
+    complete = np.where(filled_flag, best, grace)
+    band = np.where(filled_flag, half[None], 0.0)
+    coords = {k: grid[k] for k in ("time", "lat", "lon")}
+    dims = ("time", "lat", "lon")
+    learned = [m for m in predictions if m != "lsm"]
+    filled = xr.Dataset(
+        {
+            "twsa": (
+                dims,
+                complete,
+                {
+                    "units": "mm",
+                    "long_name": "complete TWSA: GRACE where observed, filled elsewhere",
+                },
+            ),
+            "filled": (
+                dims,
+                np.where(mask.values[None], filled_flag, False),
+                {"long_name": "true where the value is filled, false where GRACE observed"},
+            ),
+            "twsa_lower": (dims, complete - band, {"units": "mm", "long_name": "2.5 % bound"}),
+            "twsa_upper": (dims, complete + band, {"units": "mm", "long_name": "97.5 % bound"}),
+            "twsa_reconstructed": (
+                ("model", *dims),
+                np.stack([predictions[m] for m in learned]),
+                {"units": "mm", "long_name": "each model's reconstruction"},
+            ),
+            "land_mask": mask,
+        },
+        coords={**coords, "model": learned},
+    )
+    filled = filled.sel(lat=data.original["lat"], lon=data.original["lon"])
+    filled.attrs = {
+        "title": "gracefuse gap-filled and reconstructed TWSA (Yu et al. 2021)",
+        "fill_model": fill_model,
+        "source_product": "gracefuse_fill",
+        "anomaly_baseline": "2004-01..2009-12",
+    }
+    write_netcdf(filled, out / "filled.nc")
+    result = ReconResult(predictions, parameters, splits, table, fill_model, filled, data)
+    info = {
+        "recipe": recipe.name,
+        "source": data.source,
+        "fill_model": fill_model,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "parameters": parameters,
+        "months": {k: int(len(v)) for k, v in splits.as_dict().items()},
+    }
+    if figures:
+        from gracefuse.report.reconstruction import write_reconstruction_report
+
+        write_reconstruction_report(out, result, info)
+    write_text(out / "run_info.json", json.dumps(info, indent=2))
+    return result

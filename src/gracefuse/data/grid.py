@@ -258,6 +258,20 @@ def to_image_grid(
     return regrid_conservative(obj, regular_grid(box, size))
 
 
+def pad_to_multiple(obj: xr.Dataset | xr.DataArray, multiple: int) -> xr.Dataset | xr.DataArray:
+    """Extend a regular grid with NaN cells (north and east) so both sizes divide ``multiple``.
+
+    Crop back with ``padded.sel(lat=obj.lat, lon=obj.lon)``.
+    """
+    coords = {}
+    for c in ("lat", "lon"):
+        v = obj[c].values
+        extra = (-len(v)) % multiple
+        step = float(np.diff(v).mean()) if len(v) > 1 else 1.0
+        coords[c] = np.concatenate([v, v[-1] + step * np.arange(1, extra + 1)])
+    return obj.reindex(lat=coords["lat"], lon=coords["lon"])
+
+
 def check_same_grid(a: xr.Dataset | xr.DataArray, b: xr.Dataset | xr.DataArray, what: str) -> None:
     """Raise :class:`InputError` if ``a`` and ``b`` are not on the same lat/lon grid."""
     for c in ("lat", "lon"):

@@ -310,6 +310,7 @@ def make_twin(
         - the LSM: ``twsa_lsm`` and its components ``lsm_soil_moisture``, ``lsm_swe``,
           ``lsm_canopy``; its forcing ``lsm_precip``;
         - GRACE: ``twsa_grace`` (NaN in missing months) and ``twsa_grace_uncertainty``;
+          ``twsa_grace_clean``, what a noise-free GRACE would see in every month;
         - masks: ``land_mask``, ``depletion_region``.
 
         The fine grid and wells come from :func:`make_fine_grid` and :func:`make_wells`.
@@ -419,6 +420,11 @@ def make_twin(
         r = _month_rng(cfg.seed, 5, m)
         noise[i] = unc * (0.9 * _bumps(r, lat, lon, cfg.box, 14, (1.5, 4.0)))
         noise[i] += unc * 0.3 * r.normal(size=mask.shape)
+    ds["twsa_grace_clean"] = anomalies(
+        var(smooth, "mm", "GRACE-like truth"), GRACE_BASELINE
+    ).assign_attrs(
+        _attrs("mm", "GRACE-like truth: true TWSA smoothed like GRACE, no noise, every month")
+    )
     grace = smooth + noise
     available = grace_available(months)
     grace[~available] = np.nan

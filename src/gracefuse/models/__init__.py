@@ -32,7 +32,7 @@ def build_model(
     depth: int | None = None,
     dropout: float = 0.1,
     pretrained: str | None = None,
-    size: int | None = None,
+    size: int | tuple[int, int] | None = None,
 ) -> nn.Module:
     """Build an architecture by name.
 

@@ -15,19 +15,24 @@ class DCAE(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, size: int, latent: int = 256, dropout: float = 0.1
+        self,
+        in_channels: int,
+        size: int | tuple[int, int],
+        latent: int = 256,
+        dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        if size % 8:
-            raise ValueError(f"DCAE needs an image size divisible by 8, got {size}")
-        self.cells = size // 8
+        h, w = (size, size) if isinstance(size, int) else size
+        if h % 8 or w % 8:
+            raise ValueError(f"DCAE needs image sizes divisible by 8, got {h}×{w}")
+        self.cells = (h // 8, w // 8)
         act = nn.LeakyReLU(0.2, inplace=True)
         self.encoder = nn.Sequential(
             nn.Conv2d(in_channels, 64, 4, 2, 1), act,
             nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), act,
             nn.Conv2d(128, 256, 4, 2, 1), nn.BatchNorm2d(256), act,
         )  # fmt: skip
-        flat = 256 * self.cells**2
+        flat = 256 * self.cells[0] * self.cells[1]
         self.bottleneck = nn.Sequential(
             nn.Flatten(), nn.Linear(flat, latent), act, nn.Dropout(dropout),
             nn.Linear(latent, flat), act,
@@ -40,4 +45,4 @@ class DCAE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.bottleneck(self.encoder(x))
-        return self.decoder(z.view(-1, 256, self.cells, self.cells))
+        return self.decoder(z.view(-1, 256, *self.cells))

@@ -111,7 +111,7 @@ def write_fusion_report(out: Path, data, samples, runs, metrics, preds, wells, i
                 "the GRACE/GRACE-FO gap) with its 95 % interval (region mean of the cell bounds).",
             )
         )
-    hist = {r.name: _history(out, r.name) for r in runs}
+    hist = {r.name: r.history for r in runs}
     figs.append(
         (
             fg.training_curves(hist, figdir / "training_curves.png"),
@@ -151,15 +151,6 @@ def write_fusion_report(out: Path, data, samples, runs, metrics, preds, wells, i
     ]
     doc = page(f"gracefuse — {info['recipe']}", sections)
     return write_text(out / "report.html", doc)
-
-
-def _history(out: Path, name: str) -> list[dict]:
-    import torch
-
-    state = torch.load(
-        out / "checkpoints" / name / "last.pt", map_location="cpu", weights_only=False
-    )
-    return state["history"]
 
 
 __all__ = ["table1", "write_fusion_report"]
