@@ -160,7 +160,9 @@ def test_deep_ensemble_averages_members(tmp_path):
     recipe.models = [ModelConfig(name="segnet", base_filters=8, ensemble=2)]
     res = run_fusion(recipe, tmp_path, progress=False)
     assert (tmp_path / "checkpoints/segnet/member0/best.pt").exists()
-    assert (tmp_path / "report.html").exists() and (tmp_path / "figures/training_curves.png").exists()
+    assert (tmp_path / "report.html").exists() and (
+        tmp_path / "figures/training_curves.png"
+    ).exists()
     assert (tmp_path / "checkpoints/segnet/member1/best.pt").exists()
     run = res["runs"][0]
     assert run.mismatch_sd is not None and float(np.nanmean(run.mismatch_sd)) > 0

@@ -106,24 +106,44 @@ def recon(tmp_path_factory):
         data=TwinSource(size=16, seed=0, start="1998-01", end="2019-12"),
         reconstruction=ReconstructionConfig(sequence=8, forecast_months=24),
         train=TrainConfig(epochs=2, batch_size=16, mc_samples=0, num_threads=2),
-        models=[ModelConfig(name="seunet", base_filters=4, depth=2),
-                ModelConfig(name="dcae"),
-                ModelConfig(name="pix2pix", base_filters=4, depth=2),
-                ModelConfig(name="convlstm", base_filters=4, epochs=1)],
+        models=[
+            ModelConfig(name="seunet", base_filters=4, depth=2),
+            ModelConfig(name="dcae"),
+            ModelConfig(name="pix2pix", base_filters=4, depth=2),
+            ModelConfig(name="convlstm", base_filters=4, epochs=1),
+        ],
     )
     return out, run_reconstruction(recipe, out, progress=False)
 
 
 def test_fill_run_writes_everything(recon):
     out, res = recon
-    for name in ("config.toml", "metrics.csv", "filled.nc", "report.html",
-                 "figures/fig11_cc_rmse_maps.png", "figures/fig12_region_series.png",
-                 "figures/example_filled_months.png", "figures/fig17_before_2002.png"):
+    for name in (
+        "config.toml",
+        "metrics.csv",
+        "filled.nc",
+        "report.html",
+        "figures/fig11_cc_rmse_maps.png",
+        "figures/fig12_region_series.png",
+        "figures/example_filled_months.png",
+        "figures/fig17_before_2002.png",
+    ):
         assert (out / name).exists(), name
     m = pd.read_csv(out / "metrics.csv")
-    assert {"persistence", "climatology_trend", "linear_interp", "lsm_regression", "seunet",
-            "dcae", "pix2pix", "convlstm", "lsm"} <= set(m.model)
-    assert {"train", "test", "hidden_single", "hidden_block", "hindcast", "forecast_1m"} <= set(m.split)
+    assert {
+        "persistence",
+        "climatology_trend",
+        "linear_interp",
+        "lsm_regression",
+        "seunet",
+        "dcae",
+        "pix2pix",
+        "convlstm",
+        "lsm",
+    } <= set(m.model)
+    assert {"train", "test", "hidden_single", "hidden_block", "hindcast", "forecast_1m"} <= set(
+        m.split
+    )
     assert (m.metric == "parameters").sum() == 4
     assert (m.metric == "coverage95").any()
     assert "does" in (out / "report.html").read_text()
@@ -134,8 +154,13 @@ def test_filled_series_keeps_observed_months_and_flags_the_rest(recon):
     f = xr.open_dataset(out / "filled.nc")
     twin_grace = res.data.grid["twsa_grace"].sel(lat=f.lat, lon=f.lon)
     observed = twin_grace.notnull()
-    np.testing.assert_allclose(f.twsa.where(observed).values, twin_grace.where(observed).values,
-                               rtol=1e-5, atol=1e-3, equal_nan=True)  # untouched (float32)
+    np.testing.assert_allclose(
+        f.twsa.where(observed).values,
+        twin_grace.where(observed).values,
+        rtol=1e-5,
+        atol=1e-3,
+        equal_nan=True,
+    )  # untouched (float32)
     gap = f.filled.sel(time=slice("2017-07", "2018-05"))
     land = f.land_mask.astype(bool)
     assert bool(gap.where(land, True).all())  # the whole GRACE/GRACE-FO gap is filled

@@ -142,8 +142,11 @@ def fill(
     res = run_reconstruction(rec, out_dir, progress=not quiet)
     t = res.table
     view = Table(title="grid-median RMSE (mm) by split; lower is better")
-    splits = [s for s in ("test", "hidden_single", "hidden_block", "forecast_1m", "hindcast")
-              if s in set(t.split)]
+    splits = [
+        s
+        for s in ("test", "hidden_single", "hidden_block", "forecast_1m", "hindcast")
+        if s in set(t.split)
+    ]
     view.add_column("model")
     for s in splits:
         view.add_column(s, justify="right")

@@ -71,6 +71,9 @@ class ReconstructionConfig(_Strict):
     forecast_months: int = Field(36, ge=0, description="last months scored one month ahead")
     sequence: int = Field(20, ge=3, description="ConvLSTM sequence: sequence−1 in, 1 out")
     augment: bool = Field(True, description="flips of training months")
+    memory_months: int = Field(
+        0, ge=0, description="add the LSM's trailing mean over this many months as an input"
+    )
     fill_model: str = Field("best", description="model that fills gaps: a name or 'best'")
     seed: int = 0
 

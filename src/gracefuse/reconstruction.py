@@ -204,12 +204,17 @@ def baseline_predictions(
     Only training months (and, for persistence and interpolation, months that a model may
     see as inputs: not hidden, not test) inform the baselines.
     """
-    inputs = np.zeros(len(times), bool)
-    inputs[np.setdiff1d(np.flatnonzero(np.isfinite(grace).any((1, 2))), splits.hidden())] = True
+    known = np.isfinite(grace).any((1, 2))
+    # persistence is a one-month-ahead forecast: any earlier month that is not hidden may serve
+    inputs = known.copy()
+    inputs[splits.hidden()] = False
+    # interpolation may only use months no score is computed on (it would copy them)
+    anchors = known.copy()
+    anchors[splits.withheld()] = False
     fit = splits.train
     out = {
         "climatology_trend": climatology_trend(grace, times, fit),
-        "linear_interp": linear_interp(grace, inputs),
+        "linear_interp": linear_interp(grace, anchors),
         "persistence": persistence(grace, inputs),
     }
     if lsm is not None:
@@ -248,6 +253,7 @@ def load_recon_data(recipe, multiple: int = 16) -> ReconData:
             {
                 "twsa_grace": tw["twsa_grace"],
                 "twsa_lsm": tw["twsa_lsm"],
+                "precip": tw["lsm_precip"],
                 "reference": tw["twsa_grace_clean"],
                 "land_mask": tw["land_mask"],
             }
@@ -260,9 +266,11 @@ def load_recon_data(recipe, multiple: int = 16) -> ReconData:
         if isinstance(src, FileSource):
             lsm = open_lsm(src.lsm, src.lsm_model, box=box, baseline=GRACE_BASELINE)
             # area-weighted averaging onto the GRACE grid, same baseline as GRACE
-            on_grace = regrid_conservative(lsm[["twsa"]], grace)["twsa"]
-            on_grace = on_grace.reindex(time=grace["time"])
-            ds["twsa_lsm"] = anomalies(on_grace, GRACE_BASELINE)
+            keep = [v for v in ("twsa", "precip") if v in lsm]
+            on_grace = regrid_conservative(lsm[keep], grace).reindex(time=grace["time"])
+            ds["twsa_lsm"] = anomalies(on_grace["twsa"], GRACE_BASELINE)
+            if "precip" in on_grace:
+                ds["precip"] = on_grace["precip"]
             source = "files"
         else:
             assert isinstance(src, GraceOnlySource)
@@ -319,7 +327,8 @@ def train_image_model(
     tcfg = recipe.train
     seed_everything(tcfg.seed)
     device = choose_device(tcfg.device)
-    x = lsm_scaled[:, None].astype(np.float32)
+    x = lsm_scaled if lsm_scaled.ndim == 4 else lsm_scaled[:, None]
+    x = x.astype(np.float32)
     y = grace_scaled.astype(np.float32)
     train, val = _validation(splits.train)
     if recipe.reconstruction.augment:
@@ -328,7 +337,7 @@ def train_image_model(
         x_fit, y_fit, train_fit = x, y, train
     model = build_model(
         mcfg.name,
-        1,
+        x.shape[1],
         1,
         base_filters=mcfg.base_filters,
         depth=mcfg.depth,
@@ -337,7 +346,7 @@ def train_image_model(
     ).to(device)
     adversarial = None
     if mcfg.name == "pix2pix":
-        adversarial = AdversarialTerm(PatchGAN(1)).to(device)
+        adversarial = AdversarialTerm(PatchGAN(x.shape[1])).to(device)
 
         def loss_fn(p, t):
             return 100.0 * masked_l1(p, t)
@@ -569,6 +578,17 @@ def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = T
         predictions["lsm"] = lsm
         l_scaler = Scaler.fit(lsm[splits.train])
         l_scaled = np.nan_to_num(l_scaler.forward(lsm))
+        if rc.memory_months:  # antecedent storage: the groundwater memory one month lacks
+            from gracefuse.samples import trailing_mean
+
+            channels = [l_scaled]
+            sources = [lsm] + ([grid["precip"].where(mask).values] if "precip" in grid else [])
+            for a in sources:
+                mem = trailing_mean(np.nan_to_num(a), rc.memory_months)
+                mem = mem - np.nanmean(mem[splits.train], axis=0)  # anomaly of the window
+                m_scaler = Scaler.fit(np.where(mask.values[None], mem, np.nan)[splits.train])
+                channels.append(np.nan_to_num(m_scaler.forward(mem)))
+            l_scaled = np.stack(channels, axis=1)
     for mcfg in recipe.models:
         if mcfg.name == "convlstm":
             p, n = _convlstm_all(mcfg, recipe, g_scaled, splits, out, progress)
