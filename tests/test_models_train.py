@@ -74,6 +74,12 @@ def _loss(p, t):
     return mismatch_loss(p, t, torch.zeros(t.shape[-2:]), 0.5)
 
 
+def _fresh(dropout: float = 0.1):
+    """The same small model every time (a new process would build it so)."""
+    torch.manual_seed(0)
+    return build_model("segnet", 1, 3, base_filters=8, dropout=dropout)
+
+
 def test_training_converges_on_a_learnable_map():
     x, y = _toy()
     torch.manual_seed(0)
@@ -86,39 +92,28 @@ def test_training_converges_on_a_learnable_map():
     assert mean.shape == (4, 16, 16) and sd is None
 
 
-def test_interrupted_training_resumes_to_the_same_result(tmp_path):
+def _check_resume_is_exact(cfg: TrainConfig, dropout: float, tmp_path):
+    """Train straight through, and again with a crash after 3 epochs plus a resume in a
+    fresh model (weights only from the checkpoint): the weights must be identical."""
     x, y = _toy()
-    cfg = TrainConfig(epochs=6, lr=1e-3, batch_size=8, patience=50, mc_samples=0)
-
-    def fresh():
-        torch.manual_seed(0)
-        return build_model("segnet", 1, 3, base_filters=8, dropout=0.2)
-
-    straight = fresh()
-    fit(
-        straight, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, tmp_path / "a", progress=False
-    )
-    crashed = fresh()
+    train, val = np.arange(32), np.arange(32, 40)
+    straight = _fresh(dropout)
+    fit(straight, x, y, train, val, _loss, cfg, tmp_path / "a", progress=False)
     part = fit(
-        crashed,
-        x,
-        y,
-        np.arange(32),
-        np.arange(32, 40),
-        _loss,
-        cfg,
-        tmp_path / "b",
-        progress=False,
-        stop_after=3,
+        _fresh(dropout), x, y, train, val, _loss, cfg, tmp_path / "b", progress=False, stop_after=3
     )
     assert part.epochs_run == 3
-    resumed = fresh()  # a new process: weights come from the checkpoint only
-    res = fit(
-        resumed, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, tmp_path / "b", progress=False
-    )
-    assert res.resumed_from == 2 and res.epochs_run == 6
+    resumed = _fresh(dropout)
+    res = fit(resumed, x, y, train, val, _loss, cfg, tmp_path / "b", progress=False)
+    assert res.resumed_from == 2 and res.epochs_run == cfg.epochs
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.allclose(a.float(), b.float()), k
+    return straight
+
+
+def test_interrupted_training_resumes_to_the_same_result(tmp_path):
+    cfg = TrainConfig(epochs=6, lr=1e-3, batch_size=8, patience=50, mc_samples=0)
+    _check_resume_is_exact(cfg, 0.2, tmp_path)
 
 
 def test_device_choice_never_requires_a_gpu():
@@ -137,35 +132,10 @@ def test_mc_dropout_spread():
 
 
 def test_ema_weights_are_checkpointed_and_resume_exactly(tmp_path):
+    cfg = TrainConfig(epochs=5, lr=1e-3, batch_size=8, patience=50, mc_samples=0, ema_decay=0.8)
+    with_ema = _check_resume_is_exact(cfg, 0.1, tmp_path)
     x, y = _toy()
-    cfg = TrainConfig(epochs=4, lr=1e-3, batch_size=8, patience=50, mc_samples=0, ema_decay=0.8)
-
-    def fresh():
-        torch.manual_seed(0)
-        return build_model("segnet", 1, 3, base_filters=8)
-
-    straight = fresh()
-    fit(
-        straight, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, tmp_path / "a", progress=False
-    )
-    part = fresh()
-    fit(
-        part,
-        x,
-        y,
-        np.arange(32),
-        np.arange(32, 40),
-        _loss,
-        cfg,
-        tmp_path / "b",
-        progress=False,
-        stop_after=2,
-    )
-    resumed = fresh()
-    fit(resumed, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, tmp_path / "b", progress=False)
-    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
-        assert torch.allclose(a.float(), b.float())
-    plain = fresh()
+    plain = _fresh()
     fit(
         plain,
         x,
@@ -176,4 +146,4 @@ def test_ema_weights_are_checkpointed_and_resume_exactly(tmp_path):
         cfg.model_copy(update={"ema_decay": 0.0}),
         progress=False,
     )
-    assert not torch.allclose(plain.head.weight, straight.head.weight)  # EMA changes the result
+    assert not torch.allclose(plain.head.weight, with_ema.head.weight)  # EMA changes the result
