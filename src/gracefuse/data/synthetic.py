@@ -334,7 +334,10 @@ def make_twin(
     precip, tair, pump, lsm_p, region, annual = _forcing(cfg, lat, lon, months)
     # spin-up: repeat the first decade's forcing (without pumping)
     n_spin = len(spin)
-    drive = lambda a: np.concatenate([a[:n_spin], a])  # noqa: E731
+
+    def drive(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a[:n_spin], a])
+
     pump_spin = np.concatenate([np.zeros_like(pump[:n_spin]), pump])
 
     rng = np.random.default_rng([cfg.seed, 4])
