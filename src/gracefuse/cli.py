@@ -115,12 +115,7 @@ def run(
     from gracefuse.config import load_recipe
     from gracefuse.fusion import run_fusion
 
-    rec = load_recipe(recipe)
-    if rec.method == "reconstruction":
-        from gracefuse.errors import ConfigError
-
-        raise ConfigError(f"{recipe}: a reconstruction recipe; run it with `gracefuse fill`")
-    res = run_fusion(rec, out_dir, progress=not quiet)
+    res = run_fusion(load_recipe(recipe, method="fusion"), out_dir, progress=not quiet)
     _summary(res["table"])
     out.print(f"run folder: {out_dir}  (report: {out_dir / 'report.html'})")
 
@@ -133,12 +128,9 @@ def fill(
 ) -> None:
     """Fill GRACE's missing months and the GRACE/GRACE-FO gap, hindcast before 2002."""
     from gracefuse.config import load_recipe
-    from gracefuse.errors import ConfigError
     from gracefuse.reconstruction import run_reconstruction
 
-    rec = load_recipe(recipe)
-    if rec.method != "reconstruction":
-        raise ConfigError(f"{recipe}: method is {rec.method!r}; `fill` needs 'reconstruction'")
+    rec = load_recipe(recipe, method="reconstruction")
     res = run_reconstruction(rec, out_dir, progress=not quiet)
     t = res.table
     view = Table(title="grid-median RMSE (mm) by split; lower is better")

@@ -154,10 +154,15 @@ class Recipe(_Strict):
         return self
 
 
-def load_recipe(path: str | os.PathLike, base_dir: str | os.PathLike | None = None) -> Recipe:
+def load_recipe(
+    path: str | os.PathLike,
+    base_dir: str | os.PathLike | None = None,
+    method: str | None = None,
+) -> Recipe:
     """Load a TOML recipe; relative data paths are resolved against the recipe's folder.
 
-    ``path`` may also name a built-in recipe (``sun2019_twin``).
+    ``path`` may also name a built-in recipe (``sun2019_twin``). With ``method`` given, a
+    recipe of another method is refused with a clear error.
     """
     p = Path(path)
     if not p.exists() and not p.suffix:
@@ -175,6 +180,9 @@ def load_recipe(path: str | os.PathLike, base_dir: str | os.PathLike | None = No
     except ValidationError as exc:
         msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         raise ConfigError(f"{p}: invalid recipe ({msgs})") from exc
+    if method is not None and recipe.method != method:
+        command = {"fusion": "gracefuse run", "reconstruction": "gracefuse fill"}[recipe.method]
+        raise ConfigError(f"{p}: a {recipe.method} recipe, not {method}; run it with `{command}`")
     if isinstance(recipe.data, FileSource | GraceOnlySource):
         root = Path(base_dir) if base_dir else p.parent
         d = recipe.data

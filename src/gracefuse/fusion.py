@@ -34,6 +34,7 @@ from gracefuse.errors import ConfigError, InputError
 from gracefuse.evaluate.metrics import pearson_r
 from gracefuse.evaluate.regions import skill_rows
 from gracefuse.evaluate.stats import williams_test
+from gracefuse.evaluate.uncertainty import conformal_quantile
 from gracefuse.io import write_netcdf, write_text
 from gracefuse.losses import mismatch_loss
 from gracefuse.models import DOWNSAMPLING, build_model, count_parameters
@@ -88,9 +89,6 @@ def load_data(recipe: Recipe) -> FusionData:
 
 
 def _load_files(src: FileSource, size: int) -> FusionData:
-    for p in [src.grace, *(x for x in (src.grace_scale_factors, src.grace_land_mask) if x)]:
-        if not Path(p).exists():
-            raise InputError(p, "file not found (named in the recipe)")
     box = Box(*src.box)
     grace = open_grace(src.grace, src.grace_scale_factors, src.grace_land_mask, box=box)
     lsm = open_lsm(src.lsm, src.lsm_model, box=box)
@@ -132,26 +130,13 @@ def check_recipe(recipe: Recipe) -> None:
         if size % k:
             raise ConfigError(f"{m.name} needs an image size divisible by {k}; got {size}")
     if isinstance(recipe.data, FileSource):
-        for p in [recipe.data.grace]:
-            if not Path(p).exists():
+        d = recipe.data
+        for p in (d.grace, d.grace_scale_factors, d.grace_land_mask, d.wells, d.land_mask):
+            if p is not None and not Path(p).exists():
                 raise InputError(p, "file not found (named in the recipe)")
 
 
 # ----------------------------------------------------------------------------- training
-def _conformal(
-    y: np.ndarray, mu: np.ndarray, sd: np.ndarray, idx: np.ndarray, alpha: float = 0.05
-) -> float:
-    """Split-conformal quantile of |y − μ| / s over the calibration months ``idx``."""
-    s = sd + np.nanmedian(sd[idx])  # keep the scale away from zero
-    score = np.abs(y[idx] - mu[idx]) / s[idx]
-    score = score[np.isfinite(score)]
-    n = score.size
-    if n == 0:
-        return float("nan")
-    level = min(1.0, np.ceil((n + 1) * (1 - alpha)) / n)
-    return float(np.quantile(score, level))
-
-
 def train_model(
     name: str,
     recipe: Recipe,
@@ -253,8 +238,11 @@ def _intervals(run: ModelRun, samples: FusionSamples) -> None:
     if run.mismatch_sd is None or len(samples.val) == 0:
         run.lower, run.upper = run.lower_rmse, run.upper_rmse
         return
-    q = _conformal(s_obs, run.mismatch, run.mismatch_sd, samples.val)
-    half = q * (run.mismatch_sd + np.nanmedian(run.mismatch_sd[samples.val]))
+    # scores |S − Ŝ| / s on the validation months; s = spread + its median (kept off zero)
+    scale = run.mismatch_sd + np.nanmedian(run.mismatch_sd[samples.val])
+    val = samples.val
+    q = conformal_quantile(np.abs(s_obs[val] - run.mismatch[val]) / scale[val])
+    half = q * scale
     run.lower, run.upper = -run.mismatch - half, -run.mismatch + half
 
 

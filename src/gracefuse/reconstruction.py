@@ -539,12 +539,10 @@ def _conformal_halfwidth(
         warnings.simplefilter("ignore", RuntimeWarning)
         sigma = np.sqrt(np.nanmean((pred[train] - ref[train]) ** 2, axis=0))
     sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, np.nanmedian(sigma))
-    score = (np.abs(pred[calib] - ref[calib]) / sigma[None]).ravel()
-    score = score[np.isfinite(score)]
-    if score.size == 0:
-        return 1.96 * sigma
-    level = min(1.0, np.ceil((score.size + 1) * 0.95) / score.size)
-    return float(np.quantile(score, level)) * sigma
+    from gracefuse.evaluate.uncertainty import conformal_quantile
+
+    q = conformal_quantile(np.abs(pred[calib] - ref[calib]) / sigma[None])
+    return (1.96 if np.isnan(q) else q) * sigma
 
 
 def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = True) -> ReconResult:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
+from gracefuse.evaluate.regions import grid_skill
 from gracefuse.io import write_text
 from gracefuse.report import figures as fg
 from gracefuse.report.htmlpage import figure_html, page, table_html
@@ -63,9 +64,9 @@ def write_fusion_report(out: Path, data, samples, runs, metrics, preds, wells, i
             "corrected TWSA of each model; dashed line: end of training.",
         )
     )
-    maps = {"lsm": fg.grid_skill_maps(lsm.isel(time=test), grace.isel(time=test), mask)}
+    maps = {"lsm": grid_skill(lsm.isel(time=test), grace.isel(time=test), mask, ("r", "nse"))}
     for k, v in corrected.items():
-        maps[k] = fg.grid_skill_maps(v.isel(time=test), grace.isel(time=test), mask)
+        maps[k] = grid_skill(v.isel(time=test), grace.isel(time=test), mask, ("r", "nse"))
     figs.append(
         (
             fg.skill_cdfs(maps, figdir / "fig5bc_cdf_r_nse.png"),

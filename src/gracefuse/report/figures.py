@@ -13,7 +13,6 @@ import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from gracefuse.data.grid import region_mean  # noqa: E402
-from gracefuse.evaluate.metrics import METRICS  # noqa: E402
 from gracefuse.evaluate.seasonal import SEASONS, empirical_cdf, seasonal_means  # noqa: E402
 from gracefuse.io import atomic_path  # noqa: E402
 
@@ -171,11 +170,6 @@ def training_curves(histories: dict[str, list[dict]], path: Path) -> Path:
     ax.set_ylabel("loss")
     ax.legend(fontsize=8)
     return save(fig, path)
-
-
-def grid_skill_maps(sim: xr.DataArray, obs: xr.DataArray, mask: xr.DataArray) -> xr.Dataset:
-    """Per-cell r and NSE (helper for the CDF and map figures)."""
-    return xr.Dataset({m: METRICS[m](sim, obs).where(mask) for m in ("r", "nse")})
 
 
 def region(da: xr.DataArray, mask: xr.DataArray) -> xr.DataArray:
