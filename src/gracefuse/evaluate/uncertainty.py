@@ -13,7 +13,7 @@ def conformal_quantile(scores: np.ndarray, alpha: float = 0.05) -> float:
 
     Examples
     --------
-    >>> conformal_quantile(np.arange(1.0, 20.0), alpha=0.1)
+    >>> conformal_quantile(np.arange(1.0, 20.0), alpha=0.05)  # level ⌈20·0.95⌉/19 = 1
     19.0
     """
     s = np.asarray(scores, dtype=float).ravel()
