@@ -1,18 +1,23 @@
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from gracefuse.config import ReconstructionConfig
 from gracefuse.data.synthetic import grace_available
+from gracefuse.errors import InputError
 from gracefuse.reconstruction import (
     Scaler,
+    Splits,
     baseline_predictions,
     climatology_trend,
     linear_interp,
+    lsm_predictors,
     lsm_regression,
     persistence,
     reconstruction_splits,
 )
+from gracefuse.samples import exponential_memory
 
 
 def _series(n=120, seed=0):
@@ -70,6 +75,101 @@ def test_lsm_regression_scales_the_model_to_grace():
     np.testing.assert_allclose(pred, grid, atol=1e-6)
 
 
+def test_exponential_memory_is_a_linear_reservoir():
+    tau = 24.0
+    k = np.exp(-1 / tau)
+    step = exponential_memory(np.ones((120, 2)), tau)
+    np.testing.assert_allclose(step[:, 0], 1 - k ** np.arange(1, 121))  # 1 − exp(−t/τ)
+    pulse = np.zeros(60)
+    pulse[10] = 1.0
+    m = exponential_memory(pulse, tau)
+    assert np.all(m[:10] == 0)  # causal: nothing before the pulse
+    np.testing.assert_allclose(m[11:] / m[10:-1], k)  # drains by exp(−1/τ) per month
+    # gain 1: a long constant recharge anomaly is remembered in full; NaN is no anomaly
+    assert exponential_memory(np.full(2000, 3.0), tau)[-1] == pytest.approx(3.0)
+    assert exponential_memory(np.array([np.nan, 1.0]), tau)[0] == 0.0
+    with pytest.raises(ValueError, match="positive"):
+        exponential_memory(np.ones(3), 0.0)
+
+
+def test_precipitation_memory_explains_what_the_lsm_misses():
+    """On the twin (no groundwater in its LSM), GRACE − LSM follows precipitation memory."""
+    from gracefuse.data.synthetic import make_twin
+
+    tw = make_twin(size=12, seed=0, start="1990-01", end="2017-12", make_fine=False, n_wells=0)
+    land = tw["land_mask"]
+    w = np.cos(np.deg2rad(tw["lat"])) * land
+    mean = lambda a: (a.fillna(0) * w).sum(("lat", "lon")).values / float(w.sum())  # noqa: E731
+    missing = mean(tw["twsa_grace_clean"]) - mean(tw["twsa_lsm"])
+    p = mean(tw["lsm_precip"])
+    train = np.arange(len(p)) < 250
+    p = p - p[train].mean()
+
+    def test_r(*columns):
+        x = np.stack([np.ones_like(p), *columns], 1)
+        coef, *_ = np.linalg.lstsq(x[train], missing[train], rcond=None)
+        return np.corrcoef(x[~train] @ coef, missing[~train])[0, 1]
+
+    one_month = test_r(p)
+    memory = test_r(exponential_memory(p, 24), exponential_memory(p, 96))
+    assert memory > 0.8 and memory > one_month + 0.3
+
+
+def test_lsm_predictors_channels_scaling_and_errors():
+    t = pd.date_range("2002-01-01", periods=60, freq="MS")
+    rng = np.random.default_rng(1)
+    dims = ("time", "lat", "lon")
+    land = np.ones((3, 4), bool)
+    land[0, 0] = False
+    grid = xr.Dataset(
+        {
+            "twsa_lsm": (dims, rng.normal(0, 50, (60, 3, 4))),
+            "precip": (dims, rng.gamma(2.0, 40.0, (60, 3, 4))),
+            "land_mask": (("lat", "lon"), land),
+        },
+        coords={"time": t},
+    )
+    train = np.arange(40)
+    splits = Splits(train, *(np.arange(0),) * 5)
+    cfg = ReconstructionConfig(memory_months=12, memory_efolding=[12.0, 48.0])
+    x = lsm_predictors(grid, splits, cfg)
+    assert x.shape == (60, 1 + 2 + 2, 3, 4)
+    assert np.all(np.abs(x) <= 1.0) and np.all(x[:, :, 0, 0] == 0.0)  # ocean is 0
+    assert np.abs(x[train]).max(axis=(0, 2, 3)) == pytest.approx(np.ones(5))  # training scale
+    with pytest.raises(InputError, match="precip"):
+        lsm_predictors(grid.drop_vars("precip"), splits, ReconstructionConfig(memory_efolding=[6]))
+
+
+def test_fill_intervals_widen_outside_the_training_span_and_cover_honestly():
+    """Errors twice as large at the record's ends: exterior intervals are twice as wide, and
+    every reported coverage is near 95 % though none is measured on its own calibration."""
+    from gracefuse.reconstruction import fill_intervals
+
+    n, rng = 400, np.random.default_rng(3)
+    t = pd.date_range("1980-01-01", periods=n, freq="MS")
+    known = np.arange(n) >= 100
+    cfg = ReconstructionConfig(
+        test_first=60, test_last=60, hidden_single=40, hidden_block_start="2002-01",
+        hidden_block_length=60, forecast_months=0,
+    )  # fmt: skip
+    s = reconstruction_splits(t, known, cfg)
+    truth = rng.normal(0, 50, (n, 6, 6))
+    scale = np.where((np.arange(n) < s.train.min()) | (np.arange(n) > s.train.max()), 2.0, 1.0)
+    sigma = np.linspace(5, 15, 36).reshape(6, 6)  # per-cell error size
+    pred = truth + rng.normal(0, 1, truth.shape) * sigma * scale[:, None, None]
+    grace = np.where(known[:, None, None], truth, np.nan)
+    val = s.train[::8]
+    iv = fill_intervals(pred, grace, s, val, reference=truth)
+    assert set(iv.coverage) == {"hidden_single", "hidden_block", "test", "hindcast"}
+    for split, cov in iv.coverage.items():
+        assert 0.92 < cov < 0.98, (split, cov)
+    np.testing.assert_allclose(iv.exterior / iv.interior, 2.0, rtol=0.15)
+    assert np.median(iv.interior / sigma) == pytest.approx(1.96, rel=0.1)
+    assert np.corrcoef(iv.interior.ravel(), sigma.ravel())[0, 1] > 0.9  # width follows the cell
+    band = iv.halfwidth(n, s.train)
+    assert band[0, 0, 0] == iv.exterior[0, 0] and band[s.train[5], 0, 0] == iv.interior[0, 0]
+
+
 def test_baselines_never_see_hidden_months():
     t, clean, grid = _series(160)
     known = np.ones(160, bool)
@@ -90,8 +190,6 @@ def test_baselines_never_see_hidden_months():
 
 
 # ------------------------------------------------------------------ end to end on a tiny twin
-import xarray as xr  # noqa: E402
-
 from conftest import shared_file  # noqa: E402
 from gracefuse.config import ModelConfig, Recipe, TrainConfig, TwinSource, load_recipe  # noqa: E402
 from gracefuse.reconstruction import run_reconstruction  # noqa: E402
@@ -190,3 +288,46 @@ def test_india_grace_only_baselines_run():
     err = {k: np.nanmean(np.abs(v[s.forecast_1m] - g[s.forecast_1m])) for k, v in preds.items()}
     assert all(np.isfinite(v) for v in err.values())
     assert err["persistence"] < 200  # mm: one-month-ahead persistence is a real competitor
+
+
+def test_file_recipe_reaches_back_to_the_first_lsm_month(tmp_path):
+    """Real-format inputs: the LSM's months before GRACE are kept (to be hindcast)."""
+    from conftest import jpl_like
+    from gracefuse.config import FileSource
+    from gracefuse.reconstruction import load_recon_data
+
+    epochs = [f"{t:%Y-%m}-16" for t in pd.date_range("2002-04-01", "2006-12-01", freq="MS")]
+    lat = np.arange(8.25, 10.0, 0.5)
+    grace = jpl_like(tmp_path / "grace.nc", epochs, lat=lat, lon=np.arange(60.25, 62.0, 0.5))
+    t = pd.date_range("1999-01-01", "2006-12-01", freq="MS")
+    shape = (len(t), 8, 8)
+    dims = ("valid_time", "latitude", "longitude")
+    rng = np.random.default_rng(0)
+    wet = {"units": "m**3 m**-3"}
+    era5 = {f"swvl{i}": (dims, 0.3 + 0.01 * rng.random(shape), wet) for i in range(1, 5)}
+    era5["sd"] = (dims, np.zeros(shape), {"units": "m of water equivalent"})
+    era5["tp"] = (dims, 0.002 * rng.random(shape), {"units": "m"})
+    coords = {
+        "valid_time": t,
+        "latitude": np.arange(9.9, 7.9, -0.25),  # descending, as ERA5 writes them
+        "longitude": np.arange(60.1, 62.0, 0.25),
+    }
+    xr.Dataset(era5, coords=coords).to_netcdf(tmp_path / "era5.nc")
+    recipe = Recipe(
+        name="files",
+        method="reconstruction",
+        data=FileSource(
+            grace=str(grace),
+            lsm=[str(tmp_path / "era5.nc")],
+            lsm_model="era5_land",
+            box=(8.0, 10.0, 60.0, 62.0),
+        ),
+    )
+    grid = load_recon_data(recipe).grid
+    assert pd.Timestamp(grid.time.values[0]) == pd.Timestamp("1999-01-01")
+    land = grid.land_mask
+    before = grid.twsa_grace.sel(time=slice("1999-01", "2002-03"))
+    assert bool(before.isnull().all())  # no GRACE before 2002-04
+    lsm_before = grid.twsa_lsm.sel(time=slice("1999-01", "2002-03")).where(land)
+    assert int(lsm_before.notnull().sum()) == 39 * int(land.sum())  # the LSM is all there
+    assert int(grid.precip.sel(time="2000-06").notnull().sum()) >= int(land.sum())

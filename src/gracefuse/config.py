@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    ValidationError,
+    model_validator,
+)
 
 from gracefuse.errors import ConfigError
 
@@ -73,6 +80,11 @@ class ReconstructionConfig(_Strict):
     augment: bool = Field(True, description="flips of training months")
     memory_months: int = Field(
         0, ge=0, description="add the LSM's trailing mean over this many months as an input"
+    )
+    memory_efolding: list[PositiveFloat] = Field(
+        [],
+        description="add exponentially weighted precipitation memory with these e-folding "
+        "times (months) as inputs: the groundwater a land-surface model lacks",
     )
     fill_model: str = Field("best", description="model that fills gaps: a name or 'best'")
     seed: int = 0

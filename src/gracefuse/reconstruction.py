@@ -265,9 +265,15 @@ def load_recon_data(recipe, multiple: int = 16) -> ReconData:
         ds = xr.Dataset({"twsa_grace": grace["twsa"]})
         if isinstance(src, FileSource):
             lsm = open_lsm(src.lsm, src.lsm_model, box=box, baseline=GRACE_BASELINE)
-            # area-weighted averaging onto the GRACE grid, same baseline as GRACE
+            # area-weighted averaging onto the GRACE grid, same baseline as GRACE; the time
+            # axis spans both records, so that the LSM's months before GRACE are hindcast
             keep = [v for v in ("twsa", "precip") if v in lsm]
-            on_grace = regrid_conservative(lsm[keep], grace).reindex(time=grace["time"])
+            on_grace = regrid_conservative(lsm[keep], grace)
+            first = min(grace["time"].values[0], on_grace["time"].values[0])
+            last = max(grace["time"].values[-1], on_grace["time"].values[-1])
+            months = pd.date_range(first, last, freq="MS")
+            on_grace = on_grace.reindex(time=months)
+            ds = ds.reindex(time=months)
             ds["twsa_lsm"] = anomalies(on_grace["twsa"], GRACE_BASELINE)
             if "precip" in on_grace:
                 ds["precip"] = on_grace["precip"]
@@ -281,6 +287,60 @@ def load_recon_data(recipe, multiple: int = 16) -> ReconData:
     padded = pad_to_multiple(ds, multiple)
     padded["land_mask"] = padded["land_mask"].fillna(False).astype(bool)
     return ReconData(grid=padded, original=original, source=source)
+
+
+# ----------------------------------------------------------------------------- predictors
+def lsm_predictors(grid: xr.Dataset, splits: Splits, cfg: ReconstructionConfig) -> np.ndarray:
+    """Scaled inputs of the LSM → GRACE image models, ``(time, channel, H, W)`` in [−1, 1].
+
+    Channel 0 is the LSM TWSA (the paper's only predictor). ``memory_months`` adds trailing
+    means of LSM storage and precipitation; ``memory_efolding`` adds exponentially weighted
+    precipitation memory (:func:`gracefuse.samples.exponential_memory`), one channel per
+    e-folding time. Every scaling (and the precipitation climatology removed before the
+    memory) is fitted on training months only; ocean cells are 0.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2002-01-01", periods=60, freq="MS")
+    >>> rng = np.random.default_rng(0)
+    >>> grid = xr.Dataset(
+    ...     {"twsa_lsm": (("time", "lat", "lon"), rng.normal(size=(60, 2, 2))),
+    ...      "precip": (("time", "lat", "lon"), rng.gamma(2.0, 50.0, size=(60, 2, 2))),
+    ...      "land_mask": (("lat", "lon"), np.ones((2, 2), bool))},
+    ...     coords={"time": t})
+    >>> splits = Splits(*(np.arange(40),) + (np.arange(0),) * 5)
+    >>> cfg = ReconstructionConfig(memory_efolding=[12, 48])
+    >>> lsm_predictors(grid, splits, cfg).shape
+    (60, 3, 2, 2)
+    """
+    import warnings
+
+    from gracefuse.samples import exponential_memory, trailing_mean
+
+    mask = grid["land_mask"].values.astype(bool)
+
+    def scaled(a: np.ndarray) -> np.ndarray:
+        a = np.where(mask[None], a, np.nan)
+        return np.nan_to_num(Scaler.fit(a[splits.train]).forward(a))
+
+    lsm = grid["twsa_lsm"].values.astype(float)
+    precip = grid["precip"].values.astype(float) if "precip" in grid else None
+    if cfg.memory_efolding and precip is None:
+        raise InputError(
+            None, "memory_efolding needs the LSM's precipitation, and this LSM has none", "precip"
+        )
+    channels = [scaled(lsm)]
+    if cfg.memory_months:  # antecedent storage: the groundwater memory one month lacks
+        for a in [lsm] + ([precip] if precip is not None else []):
+            mem = trailing_mean(np.nan_to_num(a), cfg.memory_months)
+            channels.append(scaled(mem - np.nanmean(mem[splits.train], axis=0)))
+    if cfg.memory_efolding:
+        with warnings.catch_warnings():  # padding cells have no precipitation at all
+            warnings.simplefilter("ignore", RuntimeWarning)
+            anomaly = precip - np.nanmean(precip[splits.train], axis=0)  # NaN: no anomaly
+        for tau in cfg.memory_efolding:
+            channels.append(scaled(exponential_memory(anomaly, tau)))
+    return np.stack(channels, axis=1)
 
 
 # ----------------------------------------------------------------------------- learned models
@@ -529,20 +589,94 @@ def _convlstm_all(mcfg, recipe, g_scaled, splits, out_dir, progress):
     return pred, count_parameters(fwd) + count_parameters(bwd)
 
 
-def _conformal_halfwidth(
-    pred: np.ndarray, ref: np.ndarray, train: np.ndarray, calib: np.ndarray
-) -> np.ndarray:
-    """Per-cell 95 % half-width: training RMSE × a split-conformal factor from ``calib``."""
+@dataclass
+class FillIntervals:
+    """95 % half-widths of filled values (mm, ``(H, W)``) and their measured coverage.
+
+    Errors of a reconstruction grow once it leaves the months it was trained among, so
+    there are two regimes: ``interior`` for months inside the training span (scattered
+    missing months), calibrated on validation and hidden months; ``exterior`` for months
+    before or after it (hindcasts, months after the training record), calibrated on the
+    test months at both ends of the record.
+    """
+
+    interior: np.ndarray
+    exterior: np.ndarray
+    coverage: dict[str, float]  # split -> share of cell-months inside, never in-sample
+
+    def halfwidth(self, n_times: int, train: np.ndarray) -> np.ndarray:
+        """``(time, H, W)`` half-widths: interior between the first and last training month."""
+        inside = (np.arange(n_times) >= train.min()) & (np.arange(n_times) <= train.max())
+        return np.where(inside[:, None, None], self.interior[None], self.exterior[None])
+
+
+def _cell_rmse(pred: np.ndarray, ref: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Per-cell RMSE over months ``idx`` (the median where a cell has none)."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        sigma = np.sqrt(np.nanmean((pred[train] - ref[train]) ** 2, axis=0))
-    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, np.nanmedian(sigma))
+        sigma = np.sqrt(np.nanmean((pred[idx] - ref[idx]) ** 2, axis=0))
+    return np.where(np.isfinite(sigma) & (sigma > 0), sigma, np.nanmedian(sigma))
+
+
+def fill_intervals(
+    pred: np.ndarray,
+    grace: np.ndarray,
+    splits: Splits,
+    validation: np.ndarray,
+    reference: np.ndarray | None = None,
+) -> FillIntervals:
+    """Split-conformal intervals for filled months, with honestly measured coverage.
+
+    The per-cell scale is the training RMSE; the factor is the split-conformal quantile of
+    ``|error| / scale`` on calibration months. Each reported coverage uses a factor fitted
+    without the months it scores: hidden single months are calibrated on validation and
+    the hidden block, the block on validation and single months, the first test months on
+    the last ones and vice versa; hindcasts (scored against ``reference``, the twin's truth)
+    on all test months.
+
+    Parameters
+    ----------
+    pred, grace
+        ``(time, H, W)`` reconstruction and GRACE (NaN where missing), mm.
+    validation
+        Training-period months kept out of gradient steps (early stopping).
+    """
     from gracefuse.evaluate.uncertainty import conformal_quantile
 
-    q = conformal_quantile(np.abs(pred[calib] - ref[calib]) / sigma[None])
-    return (1.96 if np.isnan(q) else q) * sigma
+    sigma = _cell_rmse(pred, grace, splits.train)
+
+    def halfwidth(idx: np.ndarray) -> np.ndarray:
+        q = conformal_quantile(np.abs(pred[idx] - grace[idx]) / sigma[None]) if len(idx) else np.nan
+        return (1.96 if np.isnan(q) else q) * sigma
+
+    def covered(idx: np.ndarray, half: np.ndarray, target: np.ndarray) -> tuple[int, int]:
+        err = np.abs(pred[idx] - target[idx])
+        ok = np.isfinite(err)
+        return int((err <= half[None])[ok].sum()), int(ok.sum())
+
+    coverage: dict[str, float] = {}
+
+    def record(split: str, *parts: tuple[int, int]) -> None:
+        inside, n = sum(p[0] for p in parts), sum(p[1] for p in parts)
+        if n:
+            coverage[split] = inside / n
+
+    single, block = splits.hidden_single, splits.hidden_block
+    record("hidden_single", covered(single, halfwidth(np.union1d(validation, block)), grace))
+    record("hidden_block", covered(block, halfwidth(np.union1d(validation, single)), grace))
+    early = splits.test[splits.test < splits.train.min()]
+    late = splits.test[splits.test > splits.train.max()]
+    record(
+        "test",
+        *[covered(a, halfwidth(b), grace) for a, b in ((early, late), (late, early)) if len(b)],
+    )
+    exterior = halfwidth(splits.test)
+    if reference is not None and len(splits.hindcast):
+        record("hindcast", covered(splits.hindcast, exterior, reference))
+    interior = halfwidth(np.union1d(np.union1d(validation, single), block))
+    return FillIntervals(interior=interior, exterior=exterior, coverage=coverage)
 
 
 def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = True) -> ReconResult:
@@ -574,19 +708,7 @@ def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = T
     parameters: dict[str, int] = {}
     if lsm is not None:
         predictions["lsm"] = lsm
-        l_scaler = Scaler.fit(lsm[splits.train])
-        l_scaled = np.nan_to_num(l_scaler.forward(lsm))
-        if rc.memory_months:  # antecedent storage: the groundwater memory one month lacks
-            from gracefuse.samples import trailing_mean
-
-            channels = [l_scaled]
-            sources = [lsm] + ([grid["precip"].where(mask).values] if "precip" in grid else [])
-            for a in sources:
-                mem = trailing_mean(np.nan_to_num(a), rc.memory_months)
-                mem = mem - np.nanmean(mem[splits.train], axis=0)  # anomaly of the window
-                m_scaler = Scaler.fit(np.where(mask.values[None], mem, np.nan)[splits.train])
-                channels.append(np.nan_to_num(m_scaler.forward(mem)))
-            l_scaled = np.stack(channels, axis=1)
+        l_scaled = lsm_predictors(grid, splits, rc)
     for mcfg in recipe.models:
         if mcfg.name == "convlstm":
             p, n = _convlstm_all(mcfg, recipe, g_scaled, splits, out, progress)
@@ -630,26 +752,19 @@ def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = T
     if fill_model not in predictions:
         raise InputError(None, f"fill_model {fill_model!r} was not trained in this recipe")
     best = predictions[fill_model]
-    calib = splits.hidden_single if len(splits.hidden_single) else splits.test
-    half = _conformal_halfwidth(best, grace, splits.train, calib)
-    for split in ("hidden_block", "test", "hindcast"):
-        idx = getattr(splits, split)
-        target = ref_da.values if (split == "hindcast" and ref_da is not None) else grace
-        if len(idx) == 0 or (split == "hindcast" and ref_da is None):
-            continue
-        err = np.abs(best[idx] - target[idx])
-        ok = np.isfinite(err)
-        if ok.any():
-            cov = float((err <= half[None])[ok].mean())
-            rows.append(
-                dict(model=fill_model, split=split, scale="grid", metric="coverage95", value=cov)
-            )
+    _, validation = _validation(splits.train)
+    reference = ref_da.values if ref_da is not None else None
+    intervals = fill_intervals(best, grace, splits, validation, reference)
+    for split, value in intervals.coverage.items():
+        rows.append(
+            dict(model=fill_model, split=split, scale="grid", metric="coverage95", value=value)
+        )
     table = pd.DataFrame(rows, columns=["model", "split", "scale", "metric", "value"])
     write_text(out / "metrics.csv", table.to_csv(index=False, float_format="%.6g"))
 
     filled_flag = ~np.isfinite(grace) & mask.values[None]
     complete = np.where(filled_flag, best, grace)
-    band = np.where(filled_flag, half[None], 0.0)
+    band = np.where(filled_flag, intervals.halfwidth(len(times), splits.train), 0.0)
     coords = {k: grid[k] for k in ("time", "lat", "lon")}
     dims = ("time", "lat", "lon")
     learned = [m for m in predictions if m != "lsm"]

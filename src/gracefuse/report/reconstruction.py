@@ -179,7 +179,13 @@ def write_reconstruction_report(out: Path, result, info: dict) -> Path:
         ),
         ("Against the baselines", f"<ul>{''.join(verdicts)}</ul>"),
         ("Skill against GRACE (hindcast: against the GRACE-like truth)", table_html(wide)),
-        ("Coverage of the 95 % fill interval", table_html(cov)),
+        (
+            "Coverage of the 95 % fill interval",
+            "<p>Months inside the training span get intervals calibrated on validation and "
+            "hidden months; months before or after it (hindcasts, the end of the record) get "
+            "wider ones calibrated on the test months at both ends. Each coverage below is "
+            "measured on months its interval was not calibrated on.</p>" + table_html(cov),
+        ),
         ("Parameters", table_html(params)),
         ("Figures", "".join(figure_html(p, c) for p, c in figs)),
     ]
