@@ -86,6 +86,17 @@ class ReconstructionConfig(_Strict):
         description="add exponentially weighted precipitation memory with these e-folding "
         "times (months) as inputs: the groundwater a land-surface model lacks",
     )
+    convlstm_base: Literal["seasonal", "none"] = Field(
+        "seasonal",
+        description="the ConvLSTM learns departures from each cell's seasonal climatology "
+        "('seasonal') or the TWSA itself ('none', the paper)",
+    )
+    damping_months: float = Field(
+        24.0,
+        ge=0,
+        description="recursive ConvLSTM predictions relax to the base with this e-folding "
+        "horizon (months past the nearest observed month); 0: no damping",
+    )
     fill_model: str = Field("best", description="model that fills gaps: a name or 'best'")
     seed: int = 0
 

@@ -122,7 +122,7 @@ def _decimal_years(times: pd.DatetimeIndex) -> np.ndarray:
 
 
 def climatology_trend(
-    grace: np.ndarray, times: pd.DatetimeIndex, fit_idx: np.ndarray
+    grace: np.ndarray, times: pd.DatetimeIndex, fit_idx: np.ndarray, trend: bool = True
 ) -> np.ndarray:
     """Per-cell least squares of mean + trend + annual + semi-annual cycle, for every month.
 
@@ -132,13 +132,16 @@ def climatology_trend(
         ``(time, H, W)``; NaN where missing.
     fit_idx
         Months to fit on.
+    trend
+        Include the linear trend; without it, the seasonal climatology alone.
     """
     t = _decimal_years(times)
-    a = _harmonics(t[fit_idx])
+    columns = slice(None) if trend else [0, 2, 3, 4, 5]
+    a = _harmonics(t[fit_idx])[:, columns]
     y = grace[fit_idx].reshape(len(fit_idx), -1)
     out = np.full((len(times), y.shape[1]), np.nan)
     ok_cells = np.isfinite(y).sum(0) >= a.shape[1] + 2
-    full = _harmonics(t)
+    full = _harmonics(t)[:, columns]
     for c in np.flatnonzero(ok_cells):
         m = np.isfinite(y[:, c])
         coef, *_ = np.linalg.lstsq(a[m], y[m, c], rcond=None)
@@ -457,15 +460,33 @@ def convlstm_predict(
     reverse: bool,
     recursive: bool,
     device,
+    damping: float = 0.0,
 ) -> np.ndarray:
     """Predict ``targets`` (scaled units); ``recursive`` feeds each prediction back as an
-    input for the next target (filling a block or hindcasting month by month)."""
+    input for the next target (filling a block or hindcasting month by month).
+
+    ``damping`` (months, recursive only): a prediction ``h`` months past the nearest
+    observed month is multiplied by ``exp(−(h−1)/damping)``, so that long recursions relax
+    to 0 (the seasonal climatology, when the model works on departures from it) instead of
+    drifting. 0 leaves predictions as they are.
+    """
     import torch
 
     values, avail = values.copy(), avail.copy()
+    observed = np.flatnonzero(avail)
     out = np.full((len(targets), *values.shape[1:]), np.nan, np.float32)
     model.eval()
     order = np.argsort(targets)[::-1] if reverse else np.argsort(targets)
+
+    def decay(k: int) -> float:
+        if not damping:
+            return 1.0
+        side = observed[observed > k] if reverse else observed[observed < k]
+        if side.size == 0:
+            return 0.0
+        h = (side[0] - k) if reverse else (k - side[-1])
+        return float(np.exp(-(h - 1) / damping))
+
     with torch.no_grad():
         if not recursive:
             seq = torch.as_tensor(
@@ -486,7 +507,7 @@ def convlstm_predict(
             seq = torch.as_tensor(
                 _sequences(values, avail, np.array([k]), length, reverse), device=device
             )
-            out[i] = model(seq).squeeze(1).cpu().numpy()[0]
+            out[i] = model(seq).squeeze(1).cpu().numpy()[0] * decay(k)
             values[k], avail[k] = out[i], True
     return out
 
@@ -549,44 +570,78 @@ class ReconResult:
     data: ReconData
 
 
-def _convlstm_all(mcfg, recipe, g_scaled, splits, out_dir, progress):
-    """ConvLSTM predictions for every role, each with the inputs that role allows."""
-    fwd, device = train_convlstm(mcfg, recipe, g_scaled, splits, out_dir, False, progress)
-    bwd, _ = train_convlstm(mcfg, recipe, g_scaled, splits, out_dir, True, progress)
-    length = recipe.reconstruction.sequence - 1
-    known = np.isfinite(g_scaled).any((1, 2))
+def _runs(idx: np.ndarray) -> list[np.ndarray]:
+    """Positions (into sorted ``idx``) of each run of consecutive months."""
+    return np.split(np.arange(len(idx)), np.flatnonzero(np.diff(idx) > 1) + 1) if len(idx) else []
+
+
+def bidirectional_fill(
+    fwd, bwd, values, avail, targets, length, device, damping: float = 0.0
+) -> np.ndarray:
+    """Fill missing months from both sides: a forward recursion from the months before
+    each gap and a backward one from the months after it, blended linearly across the gap
+    (weight ``(n − i)/(n + 1)`` on the forward value of the ``i``-th of ``n`` months)."""
+    targets = np.sort(targets)
+    pf = convlstm_predict(fwd, values, avail, targets, length, False, True, device, damping)
+    pb = convlstm_predict(bwd, values, avail, targets, length, True, True, device, damping)
+    w = np.empty(len(targets))
+    for run in _runs(targets):
+        n = len(run)
+        w[run] = (n - np.arange(n)) / (n + 1)
+    return w[:, None, None] * pf + (1 - w[:, None, None]) * pb
+
+
+def _convlstm_all(mcfg, recipe, g_scaled, times, splits, out_dir, progress):
+    """ConvLSTM predictions for every role, each with the inputs that role allows.
+
+    With ``convlstm_base = "seasonal"`` the networks see and predict departures from each
+    cell's seasonal climatology (fitted on training months), so that long recursions relax
+    to the climatology; gaps with GRACE on both sides are filled from both sides.
+    """
+    rc = recipe.reconstruction
+    base = np.zeros_like(g_scaled)
+    if rc.convlstm_base == "seasonal":
+        base = climatology_trend(g_scaled, times, splits.train, trend=False)
+    dep_scaler = Scaler.fit((g_scaled - base)[splits.train])
+    values = dep_scaler.forward(g_scaled - base)
+    fwd, device = train_convlstm(mcfg, recipe, values, splits, out_dir, False, progress)
+    bwd, _ = train_convlstm(mcfg, recipe, values, splits, out_dir, True, progress)
+    length = rc.sequence - 1
+    damping = rc.damping_months
+    known = np.isfinite(values).any((1, 2))
     inputs = known.copy()
     inputs[splits.hidden()] = False
-    pred = np.full(g_scaled.shape, np.nan, np.float32)
-    n_first = recipe.reconstruction.test_first
-    first_test = splits.test[:n_first]
+    pred = np.full(values.shape, np.nan, np.float32)
+    first_test = splits.test[: rc.test_first]
     last_test = np.setdiff1d(splits.test, first_test)
-    plain_fwd = np.unique(
-        np.concatenate([splits.train, last_test, splits.forecast_1m, splits.hidden_single])
-    )
+    plain_fwd = np.unique(np.concatenate([splits.train, last_test, splits.forecast_1m]))
     plain_fwd = plain_fwd[plain_fwd >= length // 2]  # forecasts need a history
     early = np.setdiff1d(np.concatenate([splits.train, first_test]), plain_fwd)
     for targets, model, reverse in ((plain_fwd, fwd, False), (early, bwd, True)):
         if len(targets):
             pred[targets] = convlstm_predict(
-                model, g_scaled, inputs, targets, length, reverse, False, device
+                model, values, inputs, targets, length, reverse, False, device
             )
-    if len(splits.hidden_block):
-        pred[splits.hidden_block] = convlstm_predict(
-            fwd, g_scaled, inputs, splits.hidden_block, length, False, True, device
-        )
-    # months GRACE never had (real gaps, and before GRACE): filled recursively
-    gaps = np.setdiff1d(np.flatnonzero(~known), splits.hindcast)
-    after = gaps[gaps > (splits.hindcast[-1] if len(splits.hindcast) else -1)]
-    if len(after):
-        pred[after] = convlstm_predict(fwd, g_scaled, known, after, length, False, True, device)
-    if len(splits.hindcast):
-        pred[splits.hindcast] = convlstm_predict(
-            bwd, g_scaled, known, splits.hindcast, length, True, True, device
-        )
+    hidden = splits.hidden()
+    if len(hidden):  # hidden months are filled the way real gaps are
+        pred[hidden] = bidirectional_fill(fwd, bwd, values, inputs, hidden, length, device, damping)
+    # months GRACE never had: gaps inside the record from both sides, after it forward,
+    # before it (hindcast) backward, each recursively
+    observed = np.flatnonzero(known)
+    gaps = np.flatnonzero(~known)
+    inside = gaps[(gaps > observed[0]) & (gaps < observed[-1])]
+    after = gaps[gaps > observed[-1]]
+    before = gaps[gaps < observed[0]]
+    if len(inside):
+        pred[inside] = bidirectional_fill(fwd, bwd, values, known, inside, length, device, damping)
+    for targets, model, reverse in ((after, fwd, False), (before, bwd, True)):
+        if len(targets):
+            pred[targets] = convlstm_predict(
+                model, values, known, targets, length, reverse, True, device, damping
+            )
     from gracefuse.models import count_parameters
 
-    return pred, count_parameters(fwd) + count_parameters(bwd)
+    return dep_scaler.inverse(pred) + base, count_parameters(fwd) + count_parameters(bwd)
 
 
 @dataclass
@@ -711,7 +766,7 @@ def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = T
         l_scaled = lsm_predictors(grid, splits, rc)
     for mcfg in recipe.models:
         if mcfg.name == "convlstm":
-            p, n = _convlstm_all(mcfg, recipe, g_scaled, splits, out, progress)
+            p, n = _convlstm_all(mcfg, recipe, g_scaled, times, splits, out, progress)
         else:
             if lsm is None:
                 raise InputError(None, f"{mcfg.name} needs an LSM; this recipe has GRACE only")
