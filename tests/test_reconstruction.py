@@ -331,3 +331,36 @@ def test_file_recipe_reaches_back_to_the_first_lsm_month(tmp_path):
     lsm_before = grid.twsa_lsm.sel(time=slice("1999-01", "2002-03")).where(land)
     assert int(lsm_before.notnull().sum()) == 39 * int(land.sum())  # the LSM is all there
     assert int(grid.precip.sel(time="2000-06").notnull().sum()) >= int(land.sum())
+
+
+class _Persistence:
+    """A stand-in forecaster that repeats the nearest input month (for exact answers)."""
+
+    def eval(self):
+        return self
+
+    def __call__(self, seq):
+        return seq[:, -1, 0:1]
+
+
+def test_gaps_are_filled_from_both_sides_and_long_recursions_relax():
+    from gracefuse.reconstruction import bidirectional_fill, convlstm_predict
+
+    values = np.concatenate([np.full(10, 1.0), np.full(5, np.nan), np.full(10, 3.0)])
+    values = values[:, None, None] * np.ones((1, 2, 2))
+    avail = np.isfinite(values[:, 0, 0])
+    gap = np.arange(10, 15)
+    m = _Persistence()
+    filled = bidirectional_fill(m, m, values, avail, gap, 6, "cpu")[:, 0, 0]
+    w = (5 - np.arange(5)) / 6  # forward weight falls across the gap
+    np.testing.assert_allclose(filled, w * 1.0 + (1 - w) * 3.0, rtol=1e-6)
+    # a 200-month hindcast: undamped it repeats the edge forever, damped it relaxes to 0
+    series = np.concatenate([np.full(200, np.nan), np.full(30, 2.0)])[:, None, None]
+    known = np.isfinite(series[:, 0, 0])
+    early = np.arange(200)
+    plain = convlstm_predict(m, series, known, early, 6, True, True, "cpu")[:, 0, 0]
+    damped = convlstm_predict(m, series, known, early, 6, True, True, "cpu", damping=12.0)
+    damped = damped[:, 0, 0]
+    assert np.allclose(plain, 2.0)
+    assert damped[-1] == pytest.approx(2.0)  # the month next to GRACE is not damped
+    assert abs(damped[0]) < 1e-3 and np.all(np.diff(damped) >= 0)  # relaxes with distance

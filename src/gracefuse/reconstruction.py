@@ -377,8 +377,9 @@ def train_image_model(
 
     Returns
     -------
-    prediction, parameters
-        ``(time, H, W)`` predictions in scaled units for every month, and the parameter count.
+    prediction, info
+        ``(time, H, W)`` predictions in scaled units for every month; ``info`` holds the
+        parameter count and the median seconds per epoch.
     """
     import torch
 
@@ -416,7 +417,7 @@ def train_image_model(
     else:
         loss_fn = masked_mse
     xt, yt = torch.as_tensor(x_fit, device=device), torch.as_tensor(y_fit, device=device)
-    fit(
+    result = fit(
         model,
         xt,
         yt,
@@ -431,7 +432,10 @@ def train_image_model(
         adversarial=adversarial,
     )
     pred, _ = predict(model, torch.as_tensor(x, device=device), batch_size=8)
-    return pred, count_parameters(model)
+    return pred, {
+        "parameters": count_parameters(model),
+        "seconds_per_epoch": result.seconds_per_epoch,
+    }
 
 
 def _sequences(
@@ -466,9 +470,9 @@ def convlstm_predict(
     input for the next target (filling a block or hindcasting month by month).
 
     ``damping`` (months, recursive only): a prediction ``h`` months past the nearest
-    observed month is multiplied by ``exp(−(h−1)/damping)``, so that long recursions relax
-    to 0 (the seasonal climatology, when the model works on departures from it) instead of
-    drifting. 0 leaves predictions as they are.
+    observed month is multiplied by ``exp(−(h−1)/damping)`` before it is fed back, so that
+    long recursions relax to 0 (the seasonal climatology, when the model works on departures
+    from it) instead of drifting. 0 leaves predictions as they are.
     """
     import torch
 
@@ -521,7 +525,9 @@ def train_convlstm(
     reverse: bool,
     progress: bool = True,
 ):
-    """Train the GRACE-only ConvLSTM in forecast (``reverse=False``) or hindcast mode."""
+    """Train the GRACE-only ConvLSTM in forecast (``reverse=False``) or hindcast mode.
+
+    Returns the trained model, its device and the :class:`~gracefuse.train.FitResult`."""
     import torch
 
     from gracefuse.losses import masked_mse
@@ -542,7 +548,7 @@ def train_convlstm(
     y = torch.as_tensor(grace_scaled[targets].astype(np.float32), device=device)
     model = build_model("convlstm", 1, 1, base_filters=mcfg.base_filters).to(device)
     mode = "hindcast" if reverse else "forecast"
-    fit(
+    result = fit(
         model,
         x,
         y,
@@ -555,7 +561,7 @@ def train_convlstm(
         label=f"convlstm-{mode[0]}",
         progress=progress,
     )
-    return model, device
+    return model, device, result
 
 
 # ----------------------------------------------------------------------------- the run
@@ -604,8 +610,8 @@ def _convlstm_all(mcfg, recipe, g_scaled, times, splits, out_dir, progress):
         base = climatology_trend(g_scaled, times, splits.train, trend=False)
     dep_scaler = Scaler.fit((g_scaled - base)[splits.train])
     values = dep_scaler.forward(g_scaled - base)
-    fwd, device = train_convlstm(mcfg, recipe, values, splits, out_dir, False, progress)
-    bwd, _ = train_convlstm(mcfg, recipe, values, splits, out_dir, True, progress)
+    fwd, device, fit_f = train_convlstm(mcfg, recipe, values, splits, out_dir, False, progress)
+    bwd, _, fit_b = train_convlstm(mcfg, recipe, values, splits, out_dir, True, progress)
     length = rc.sequence - 1
     damping = rc.damping_months
     known = np.isfinite(values).any((1, 2))
@@ -641,7 +647,11 @@ def _convlstm_all(mcfg, recipe, g_scaled, times, splits, out_dir, progress):
             )
     from gracefuse.models import count_parameters
 
-    return dep_scaler.inverse(pred) + base, count_parameters(fwd) + count_parameters(bwd)
+    info = {
+        "parameters": count_parameters(fwd) + count_parameters(bwd),
+        "seconds_per_epoch": fit_f.seconds_per_epoch + fit_b.seconds_per_epoch,
+    }
+    return dep_scaler.inverse(pred) + base, info
 
 
 @dataclass
@@ -761,6 +771,7 @@ def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = T
     g_scaled = g_scaler.forward(grace)
     predictions: dict[str, np.ndarray] = {}
     parameters: dict[str, int] = {}
+    epoch_seconds: dict[str, float] = {}
     if lsm is not None:
         predictions["lsm"] = lsm
         l_scaled = lsm_predictors(grid, splits, rc)
@@ -772,7 +783,8 @@ def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = T
                 raise InputError(None, f"{mcfg.name} needs an LSM; this recipe has GRACE only")
             p, n = train_image_model(mcfg, recipe, l_scaled, g_scaled, splits, out, progress)
         predictions[mcfg.name] = np.where(mask.values[None], g_scaler.inverse(p), np.nan)
-        parameters[mcfg.name] = n
+        parameters[mcfg.name] = n["parameters"]
+        epoch_seconds[mcfg.name] = n["seconds_per_epoch"]
     for name, p in baseline_predictions(grace, lsm, times, splits).items():
         predictions[name] = np.where(mask.values[None], p, np.nan)
 
@@ -791,6 +803,15 @@ def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = T
             rows += skill_rows(name, split, sim.isel(time=idx), target.isel(time=idx), mask)
     for name, n in parameters.items():
         rows.append(dict(model=name, split="all", scale="model", metric="parameters", value=n))
+        rows.append(
+            dict(
+                model=name,
+                split="all",
+                scale="model",
+                metric="seconds_per_epoch",
+                value=epoch_seconds[name],
+            )
+        )
 
     # the fill model: the lowest grid-median RMSE on the hidden block (or on test months)
     table = pd.DataFrame(rows, columns=["model", "split", "scale", "metric", "value"])
@@ -864,6 +885,7 @@ def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = T
         "fill_model": fill_model,
         "seconds": round(time.perf_counter() - t0, 1),
         "parameters": parameters,
+        "seconds_per_epoch": {k: round(v, 2) for k, v in epoch_seconds.items()},
         "months": {k: int(len(v)) for k, v in splits.as_dict().items()},
     }
     if figures:

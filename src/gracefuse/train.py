@@ -58,6 +58,12 @@ class FitResult:
     seconds: float = 0.0
     stopped_early: bool = False
 
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Median wall time of one epoch (training and validation), over every epoch run."""
+        times = [h["seconds"] for h in self.history if "seconds" in h]
+        return float(np.median(times)) if times else float("nan")
+
 
 def _save(obj: dict, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
@@ -200,6 +206,7 @@ def fit(
             gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
             model.train()
             losses = []
+            t_epoch = time.perf_counter()
             for b in _batches(train_idx, cfg.batch_size, gen, shuffle=True):
                 tb = torch.as_tensor(b, device=x.device)
                 opt.zero_grad(set_to_none=True)
@@ -215,7 +222,14 @@ def fit(
                 losses.append(loss.detach().item())
             train_loss = float(np.mean(losses)) if losses else float("nan")
             val_loss = evaluate_loss(judged, x, y, stop_idx, loss_fn, cfg.batch_size)
-            result.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+            result.history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "val_loss": val_loss,
+                    "seconds": time.perf_counter() - t_epoch,
+                }
+            )
             if val_loss < result.best_loss - 1e-6:
                 result.best_loss, result.best_epoch, bad = val_loss, epoch, 0
                 best_state = copy.deepcopy(judged.state_dict())

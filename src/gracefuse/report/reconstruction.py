@@ -167,7 +167,7 @@ def write_reconstruction_report(out: Path, result, info: dict) -> Path:
                 f"{float(row.value.iloc[0]):.1f} mm)</li>"
             )
     cov = t[t.metric == "coverage95"].set_index(["model", "split"])[["value"]]
-    params = pd.DataFrame({"parameters": result.parameters}).astype(int)
+    params = t[t.scale == "model"].pivot_table(index="model", columns="metric", values="value")
     sections = [
         (
             "",
@@ -186,7 +186,7 @@ def write_reconstruction_report(out: Path, result, info: dict) -> Path:
             "wider ones calibrated on the test months at both ends. Each coverage below is "
             "measured on months its interval was not calibrated on.</p>" + table_html(cov),
         ),
-        ("Parameters", table_html(params)),
+        ("Parameters and seconds per training epoch", table_html(params)),
         ("Figures", "".join(figure_html(p, c) for p, c in figs)),
     ]
     return write_text(out / "report.html", page(f"gracefuse — {info['recipe']}", sections))
