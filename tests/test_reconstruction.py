@@ -364,3 +364,23 @@ def test_gaps_are_filled_from_both_sides_and_long_recursions_relax():
     assert np.allclose(plain, 2.0)
     assert damped[-1] == pytest.approx(2.0)  # the month next to GRACE is not damped
     assert abs(damped[0]) < 1e-3 and np.all(np.diff(damped) >= 0)  # relaxes with distance
+
+
+def test_augmentation_adds_the_symmetries_of_the_training_months_only():
+    from gracefuse.reconstruction import _augment
+
+    x = np.arange(5 * 2 * 4 * 4, dtype=float).reshape(5, 2, 4, 4)
+    y = x[:, 0] * 10
+    train = np.array([1, 3])
+    xf, yf, idx = _augment(x, y, train)
+    assert len(xf) == 5 + 3 * 2 and list(idx[:2]) == [1, 3]
+    np.testing.assert_array_equal(xf[5], x[1, :, ::-1, :])  # north–south flip of month 1
+    xr_, yr_, idx_r = _augment(x, y, train, rotate=True)
+    assert len(xr_) == 5 + 7 * 2 and len(idx_r) == 2 + 7 * 2
+    # each copy is a transform of its month's pair: predictand moves with predictors
+    for k in range(5, len(xr_)):
+        np.testing.assert_array_equal(yr_[k], xr_[k, 0] * 10)
+    copies = {xr_[k, 0].tobytes() for k in range(5, len(xr_))}
+    assert len(copies) == 14  # the 7 non-identity symmetries of a square are all distinct
+    x_rect = np.zeros((5, 1, 4, 6))
+    assert len(_augment(x_rect, x_rect[:, 0], train, rotate=True)[0]) == 5 + 3 * 2

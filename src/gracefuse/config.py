@@ -78,6 +78,9 @@ class ReconstructionConfig(_Strict):
     forecast_months: int = Field(36, ge=0, description="last months scored one month ahead")
     sequence: int = Field(20, ge=3, description="ConvLSTM sequence: sequence−1 in, 1 out")
     augment: bool = Field(True, description="flips of training months")
+    rotate: bool = Field(
+        False, description="with augment: also 90° rotations and transposes (square grids)"
+    )
     memory_months: int = Field(
         0, ge=0, description="add the LSM's trailing mean over this many months as an input"
     )

@@ -347,14 +347,22 @@ def lsm_predictors(grid: xr.Dataset, splits: Splits, cfg: ReconstructionConfig) 
 
 
 # ----------------------------------------------------------------------------- learned models
-def _augment(x: np.ndarray, y: np.ndarray, idx: np.ndarray):
-    """Append flipped copies (north–south, east–west, both) of the months ``idx``."""
-    xs, ys = [x], [y]
-    for axes in ((-2,), (-1,), (-2, -1)):
-        xs.append(np.flip(x[idx], axis=axes).copy())
-        ys.append(np.flip(y[idx], axis=axes).copy())
+def _augment(x: np.ndarray, y: np.ndarray, idx: np.ndarray, rotate: bool = False):
+    """Append transformed copies of the months ``idx``: the flips (north–south, east–west,
+    both) and, with ``rotate`` on a square grid, the 90° and 270° rotations and the two
+    transposes (the rest of the square's symmetry group)."""
+    ops = [lambda a: np.flip(a, -2), lambda a: np.flip(a, -1), lambda a: np.flip(a, (-2, -1))]
+    if rotate and x.shape[-1] == x.shape[-2]:
+        ops += [
+            lambda a: np.rot90(a, 1, (-2, -1)),
+            lambda a: np.rot90(a, 3, (-2, -1)),
+            lambda a: np.swapaxes(a, -2, -1),
+            lambda a: np.flip(np.swapaxes(a, -2, -1), (-2, -1)),
+        ]
+    xs = [x] + [op(x[idx]).copy() for op in ops]
+    ys = [y] + [op(y[idx]).copy() for op in ops]
     n = len(x)
-    extra = np.arange(n, n + 3 * len(idx))
+    extra = np.arange(n, n + len(ops) * len(idx))
     return np.concatenate(xs), np.concatenate(ys), np.concatenate([idx, extra])
 
 
@@ -396,7 +404,7 @@ def train_image_model(
     y = grace_scaled.astype(np.float32)
     train, val = _validation(splits.train)
     if recipe.reconstruction.augment:
-        x_fit, y_fit, train_fit = _augment(x, y, train)
+        x_fit, y_fit, train_fit = _augment(x, y, train, recipe.reconstruction.rotate)
     else:
         x_fit, y_fit, train_fit = x, y, train
     model = build_model(
