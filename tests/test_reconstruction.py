@@ -5,7 +5,7 @@ import xarray as xr
 
 from gracefuse.config import ReconstructionConfig
 from gracefuse.data.synthetic import grace_available
-from gracefuse.errors import InputError
+from gracefuse.errors import ConfigError, InputError
 from gracefuse.reconstruction import (
     Scaler,
     Splits,
@@ -269,9 +269,18 @@ def test_filled_series_keeps_observed_months_and_flags_the_rest(recon):
     assert f.attrs["fill_model"] in set(f.model.values)
 
 
-def test_reconstruction_recipes_load():
+def test_reconstruction_recipes_load(tmp_path):
     r = load_recipe("yu2021_twin")
     assert r.method == "reconstruction" and r.data.start == "1979-01"
+    assert r.reconstruction.memory_efolding == [12, 24, 48, 96]
+    assert {m.name for m in r.models} == {"seunet", "dcae", "pix2pix", "convlstm"}
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'name = "bad"\nmethod = "reconstruction"\n[data]\nkind = "twin"\n'
+        "[reconstruction]\nmemory_efolding = [12, -3]\n"
+    )
+    with pytest.raises(ConfigError, match="memory_efolding"):
+        load_recipe(bad)
     india = load_recipe("yu2021_india_grace_only")
     assert india.data.kind == "grace_only" and [m.name for m in india.models] == ["convlstm"]
 
