@@ -28,6 +28,11 @@ console = Console(stderr=True)
 out = Console()
 
 
+#: options shared by the commands that train
+RunFolder = Annotated[Path, typer.Option("--out", help="run folder")]
+Quiet = Annotated[bool, typer.Option(help="no progress bars")]
+
+
 @app.command()
 def synth(
     out_dir: Annotated[
@@ -108,8 +113,8 @@ def _summary(table) -> None:
 @app.command()
 def run(
     recipe: Annotated[str, typer.Argument(help="a recipe TOML file or a built-in recipe name")],
-    out_dir: Annotated[Path, typer.Option("--out", help="run folder")] = Path("runs/run"),
-    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    out_dir: RunFolder = Path("runs/run"),
+    quiet: Quiet = False,
 ) -> None:
     """Run a recipe end to end: train, evaluate, write predictions, figures and report."""
     from gracefuse.config import load_recipe
@@ -123,8 +128,8 @@ def run(
 @app.command()
 def fill(
     recipe: Annotated[str, typer.Argument(help="a reconstruction recipe (TOML or built-in name)")],
-    out_dir: Annotated[Path, typer.Option("--out", help="run folder")] = Path("runs/fill"),
-    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    out_dir: RunFolder = Path("runs/fill"),
+    quiet: Quiet = False,
 ) -> None:
     """Fill GRACE's missing months and the GRACE/GRACE-FO gap, hindcast before 2002."""
     from gracefuse.config import load_recipe
@@ -152,10 +157,10 @@ def fill(
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="run folder")] = Path("runs/demo"),
+    out_dir: RunFolder = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="twin and training seed")] = 0,
     size: Annotated[int, typer.Option(help="twin grid cells per side (multiple of 32)")] = 32,
-    quiet: Annotated[bool, typer.Option(help="no progress bars")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """The main job: make the twin, fuse it with SegNet-lite and U-Net, write the report."""
     from gracefuse.config import load_recipe
