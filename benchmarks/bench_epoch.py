@@ -3,7 +3,7 @@
 Target (issue 3): report seconds per epoch on CPU (and CUDA when present) and the achieved
 FLOP/s against this machine's measured matmul peak. Prints one JSON object per line.
 
-    python benchmarks/bench_epoch.py [--size 128] [--samples 125] [--models segnet unet vgg16]
+    python benchmarks/bench_epoch.py [--size 128] [--samples 125] [--models segnet_lite segnet_pool unet vgg16_scratch]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def matmul_peak(device: torch.device, n: int = 2048, reps: int = 10) -> float:
 
 def bench(name: str, device: torch.device, size: int, samples: int, batch: int = 5) -> dict:
     torch.manual_seed(0)
-    model = build_model(name, n_predictors=3, months=3).to(device)
+    model = build_model(name, n_predictors=3, months=3, size=size).to(device)
     x = torch.randn(samples, 9, size, size, device=device)
     y = torch.randn(samples, size, size, device=device)
     cell = torch.zeros(size, size, device=device)
@@ -79,7 +79,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--samples", type=int, default=125)
-    ap.add_argument("--models", nargs="+", default=["segnet", "unet", "vgg16"])
+    ap.add_argument(
+        "--models", nargs="+", default=["segnet_lite", "segnet_pool", "unet", "vgg16_scratch"]
+    )
     args = ap.parse_args()
     devices = [torch.device("cpu")]
     if choose_device("auto").type == "cuda":

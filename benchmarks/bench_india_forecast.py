@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from gracefuse.config import load_recipe
-from gracefuse.reconstruction import run_reconstruction
+from gracefuse.methods.reconstruction import run_reconstruction
 
 
 def main() -> None:

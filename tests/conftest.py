@@ -69,3 +69,25 @@ def jpl_like(
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     return tmp_path
+
+
+_TWINS: dict = {}
+
+
+def cached_twin(**kwargs):
+    """The twin of these settings, built once per test session (tests must not modify it;
+    they copy before perturbing). Building solves the LSM calibration, which takes seconds."""
+    from gracefuse.data.twin import TwinConfig, make_twin
+
+    key = TwinConfig(**kwargs).model_dump_json(exclude={"make_fine", "n_wells"})
+    if key not in _TWINS:
+        _TWINS[key] = make_twin(**kwargs)
+    return _TWINS[key]
+
+
+@pytest.fixture(autouse=True)
+def _twins_built_once(monkeypatch):
+    """Runs make their twin through :func:`cached_twin` (same world, built once)."""
+    import gracefuse.data.inputs as inputs
+
+    monkeypatch.setattr(inputs, "make_twin", cached_twin)

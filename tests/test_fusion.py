@@ -1,4 +1,5 @@
 import base64
+import json
 import re
 
 import numpy as np
@@ -6,6 +7,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import gracefuse.data.inputs as inputs_module
+from conftest import cached_twin
 from gracefuse.cli import main
 from gracefuse.config import (
     ModelConfig,
@@ -15,42 +18,54 @@ from gracefuse.config import (
     TwinSource,
     load_recipe,
 )
-from gracefuse.data.synthetic import make_twin
+from gracefuse.data.inputs import inputs_from_twin
+from gracefuse.data.twin import TRUTH
 from gracefuse.errors import ConfigError, InputError
-from gracefuse.fusion import run_fusion
+from gracefuse.methods.fusion import check_recipe, run_fusion
 from gracefuse.samples import build_samples, trailing_mean
 
 
 @pytest.fixture(scope="module")
-def small_twin():
-    tw = make_twin(size=16, seed=0, make_fine=False)
-    return tw[["twsa_lsm", "twsa_grace", "precip", "tair", "land_mask"]]
+def twin16():
+    return cached_twin(size=16, seed=0)
+
+
+@pytest.fixture(scope="module")
+def small_twin(twin16):
+    return inputs_from_twin(twin16, n_wells=0).observed
 
 
 def test_samples_lags_split_and_training_only_normalisation(small_twin):
-    cfg = SamplesConfig(lags=2, memory=["precip"])
+    cfg = SamplesConfig(lags=2, memory=["precip"], memory_efolding=[24.0])
     s = build_samples(small_twin, cfg)
-    assert s.x.shape[1] == 4 * 3 and s.n_predictors == 4
+    assert s.x.shape[1] == 5 * 3 and s.n_predictors == 5
     # channel 1 of month t is month t−1 of the first predictor (normalised LSM TWSA)
     np.testing.assert_allclose(s.x[10, 1], s.x[9, 0])
     n_valid = int(np.isfinite(s.y).any(axis=(1, 2)).sum())
-    assert len(s.train) + len(s.val) == round(0.7 * n_valid)
-    assert s.train.max() < s.val.min() < s.test.min()
+    assert len(s.train) + len(s.val) + len(s.cal) == round(0.7 * n_valid)
+    assert s.train.max() < s.val.min() < s.cal.min() < s.test.min()  # disjoint, in order
     assert np.isnan(s.y[~np.isfinite(s.y).any(axis=(1, 2))]).all()
-    # changing test months must not change the normalisation
+    # changing validation, calibration or test months changes no input and no scaler
     changed = small_twin.copy(deep=True)
-    changed["twsa_lsm"][s.test] = changed["twsa_lsm"][s.test] + 500.0
+    later = np.concatenate([s.val, s.cal, s.test])
+    changed["twsa_lsm"][later] = changed["twsa_lsm"][later] + 500.0
+    changed["precip"][later] = changed["precip"][later] * 3.0
+    changed["twsa_grace"][later] = changed["twsa_grace"][later] - 300.0
     s2 = build_samples(changed, cfg)
-    np.testing.assert_allclose(s2.x[s.train], s.x[s.train])
+    np.testing.assert_array_equal(s2.x[s.train], s.x[s.train])
+    np.testing.assert_array_equal(s2.target_std, s.target_std)
     # target round trip
     mm = s.to_mm(s.y)
     obs = (small_twin.twsa_lsm - small_twin.twsa_grace).where(small_twin.land_mask).values
-    np.testing.assert_allclose(
-        mm[s.train][np.isfinite(obs[s.train])],
-        obs[s.train][np.isfinite(obs[s.train])],
-        rtol=1e-4,
-        atol=1e-3,
-    )
+    ok = np.isfinite(obs[s.train])
+    np.testing.assert_allclose(mm[s.train][ok], obs[s.train][ok], rtol=1e-4, atol=1e-3)
+
+
+def test_per_cell_normalisation_standardises_each_cell(small_twin):
+    s = build_samples(small_twin, SamplesConfig(normalize="cell"))
+    y = s.y[s.train][:, s.mask]
+    np.testing.assert_allclose(np.nanmean(y, axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(np.nanstd(y, axis=0), 1.0, atol=1e-4)
 
 
 def test_trailing_mean():
@@ -64,7 +79,10 @@ def _tiny_recipe(**train):
         data=TwinSource(size=32, seed=0),
         samples=SamplesConfig(memory=["precip", "twsa"]),
         train=TrainConfig(epochs=3, mc_samples=3, num_threads=2, **train),
-        models=[ModelConfig(name="segnet", base_filters=8)],
+        models=[
+            ModelConfig(name="segnet_pool", base_filters=8),
+            ModelConfig(name="segnet_pool", base_filters=8, residual="cell_ridge"),
+        ],
     )
 
 
@@ -80,11 +98,13 @@ def test_run_folder_has_every_output(run_dir):
     for name in (
         "config.toml",
         "metrics.csv",
+        "comparison.csv",
         "predictions.nc",
         "report.html",
         "run.log",
-        "checkpoints/segnet/best.pt",
-        "checkpoints/segnet/last.pt",
+        "run_info.json",
+        "checkpoints/segnet_pool/best.pt",
+        "checkpoints/ridge+segnet_pool/last.pt",
     ):
         assert (out / name).exists(), name
     figs = {p.name for p in (out / "figures").glob("*.png")}
@@ -99,19 +119,48 @@ def test_run_folder_has_every_output(run_dir):
     assert load_recipe(out / "config.toml").name == "tiny"  # the resolved config reloads
 
 
-def test_metrics_csv_is_the_long_table1(run_dir):
-    out, _ = run_dir
+def test_metrics_csv_holds_every_baseline_and_the_comparison(run_dir):
+    out, res = run_dir
     m = pd.read_csv(out / "metrics.csv")
     assert list(m.columns) == ["model", "split", "scale", "metric", "value"]
-    assert set(m.model) == {"lsm", "segnet"} and set(m.split) == {"train", "test"}
-    for metric in ("r", "nse", "rmse", "kge"):
+    baselines = {"lsm", "lsm_regression", "climatology_trend", "cell_ridge"}
+    assert baselines | {"segnet_pool", "ridge+segnet_pool"} == set(m.model)
+    assert set(m.split) == {"train", "validation", "test"}
+    for metric in ("r", "nse", "rmse", "kge", "kge_anomaly"):
         for scale in ("region", "grid_median"):
-            assert len(m[(m.metric == metric) & (m.scale == scale)]) == 4
+            assert len(m[(m.metric == metric) & (m.scale == scale)]) == 6 * 3
     lsm_test = m[(m.model == "lsm") & (m.split == "test") & (m.scale == "region")]
-    assert lsm_test.set_index("metric").value["r"] == pytest.approx(0.82, abs=0.06)
-    cov = m[(m.metric == "coverage95") & (m.split == "test")].value.iloc[0]
-    assert 0 < cov <= 1
-    assert (m.metric == "williams_p").any()
+    assert lsm_test.set_index("metric").value["r"] == pytest.approx(0.825, abs=0.03)
+    cov = m[(m.metric == "coverage95") & (m.split == "test")].value
+    assert len(cov) == 2 and cov.between(0, 1).all()
+    gains = m[m.metric == "nse_gain"]
+    assert set(gains.model) == {"segnet_pool", "ridge+segnet_pool"}
+    c = pd.read_csv(out / "comparison.csv")
+    best = c[(c.split == "test") & (c.scale == "region")].baseline.iloc[0]
+    test_nse = m[(m.split == "test") & (m.scale == "region") & (m.metric == "nse")]
+    nse = test_nse.set_index("model").value
+    assert nse[best] == max(nse[b] for b in baselines)  # the best baseline is the bar
+    assert {"gain", "ci_low", "ci_high", "p_value", "n_eff", "beats"} <= set(c.columns)
+
+
+def test_kge_is_the_published_form(run_dir):
+    from gracefuse.evaluate.metrics import METRICS, kge_2012, kge_anomaly
+
+    assert METRICS["kge"] is kge_2012 and METRICS["kge_anomaly"] is kge_anomaly
+
+
+def test_model_choice_and_split_dates_come_from_validation(run_dir):
+    out, res = run_dir
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["selected_on"] == "validation grid-median NSE"
+    m = res.table
+    val = m[(m.split == "validation") & (m.scale == "grid_median") & (m.metric == "nse")]
+    nets = val[val.model.isin(["segnet_pool", "ridge+segnet_pool"])].set_index("model").value
+    assert info["selected_model"] == nets.idxmax()
+    s = info["splits"]
+    assert s["test"]["first"] == "2012-03" and s["test"]["last"] == "2017-06"
+    assert s["train"]["last"] < s["validation"]["first"] <= s["validation"]["last"]
+    assert s["validation"]["last"] < s["calibration"]["first"]
 
 
 def test_predictions_cover_every_lsm_month_with_intervals(run_dir):
@@ -119,54 +168,109 @@ def test_predictions_cover_every_lsm_month_with_intervals(run_dir):
     p = xr.open_dataset(out / "predictions.nc")
     assert p.attrs["Conventions"] == "CF-1.8"
     assert p.twsa_corrected.dims == ("model", "time", "lat", "lon")
-    gap = p.twsa_corrected.sel(model="segnet", time=slice("2017-07", "2017-12"))
+    assert "cell_ridge" in set(p.model.values)
+    gap = p.twsa_corrected.sel(model="segnet_pool", time=slice("2017-07", "2017-12"))
     assert gap.notnull().any()  # predicted in the GRACE/GRACE-FO gap
     assert p.twsa_grace.sel(time=slice("2017-07", "2017-12")).isnull().all()
     lo, hi, mid = (
-        p[v].sel(model="segnet")
+        p[v].sel(model="segnet_pool")
         for v in ("twsa_corrected_lower", "twsa_corrected_upper", "twsa_corrected")
     )
     ok = mid.notnull()
     assert bool(((lo <= mid) & (mid <= hi)).where(ok, True).all())
     # corrected = LSM − Ŝ, exactly
     np.testing.assert_allclose(
-        (p.twsa_lsm - p.mismatch_predicted.sel(model="segnet")).values,
+        (p.twsa_lsm - p.mismatch_predicted.sel(model="segnet_pool")).values,
         mid.values,
         atol=1e-3,
         equal_nan=True,
     )
 
 
-def test_report_is_self_contained(run_dir):
+def test_report_is_self_contained_and_opens_with_the_comparison(run_dir):
     out, _ = run_dir
     html = (out / "report.html").read_text()
-    assert "Table 1" in html and "Williams" in html
+    assert "Table 1" in html and "Williams" in html and "best baseline" in html
+    assert html.index("<h2>Does each network beat") < html.index("<h2>Table 1")
+    assert "2012-03..2017-06" in html and "Segnet-3" in html
     srcs = re.findall(r'src="([^"]+)"', html)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
     base64.b64decode(srcs[0].split(",", 1)[1])
 
 
-def test_rerun_resumes_from_checkpoints(run_dir, tmp_path):
+def _fusion_outputs(tmp_path, twin, monkeypatch, name):
+    """Run a 1-epoch fusion on ``twin`` (injected as the twin the recipe makes)."""
+    monkeypatch.setattr(inputs_module, "make_twin", lambda **kw: twin)
+    recipe = Recipe(
+        name="leak",
+        data=TwinSource(size=16, seed=0),
+        train=TrainConfig(epochs=1, mc_samples=2, num_threads=2),
+        models=[ModelConfig(name="segnet_pool", base_filters=4, residual="cell_ridge")],
+    )
+    res = run_fusion(recipe, tmp_path / name, progress=False, figures=False)
+    run = res.runs[0]
+    return res, (res.samples.x, res.samples.target_std, run.mismatch, run.lower, run.upper)
+
+
+def test_no_truth_reaches_any_input_sample_scaler_prediction_or_interval(
+    twin16, tmp_path, monkeypatch
+):
+    _, base = _fusion_outputs(tmp_path, twin16, monkeypatch, "a")
+    rng = np.random.default_rng(9)
+    perturbed = twin16.copy(deep=True)
+    for name in TRUTH:  # every truth field, far from its value
+        v = perturbed[name]
+        noise = rng.normal(0, 500.0, v.shape) if v.dtype.kind == "f" else 0
+        perturbed[name] = v + noise if v.dtype.kind == "f" else ~v
+    _, other = _fusion_outputs(tmp_path, perturbed, monkeypatch, "b")
+    for a, b in zip(base, other, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_test_months_of_grace_reach_nothing_but_the_scores(twin16, tmp_path, monkeypatch):
+    res, base = _fusion_outputs(tmp_path, twin16, monkeypatch, "a")
+    changed = twin16.copy(deep=True)
+    test_times = res.samples.times[res.samples.test]
+    g = changed["twsa_grace"]
+    changed["twsa_grace"] = xr.where(g.time.isin(test_times), g + 200.0, g).transpose(*g.dims)
+    res2, other = _fusion_outputs(tmp_path, changed, monkeypatch, "b")
+    for a, b in zip(base, other, strict=True):
+        np.testing.assert_array_equal(a, b)
+    nse = [
+        r.table.query("split == 'test' and scale == 'region' and metric == 'nse'").value.iloc[0]
+        for r in (res, res2)
+    ]
+    assert nse[0] != nse[1]  # the scores do see the test months
+
+
+def test_rerun_resumes_from_checkpoints(run_dir):
     out, first = run_dir
     again = run_fusion(_tiny_recipe(), out, progress=False, figures=False)
-    a = first["runs"][0].mismatch
-    b = again["runs"][0].mismatch
-    np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(first.runs[0].mismatch, again.runs[0].mismatch, atol=1e-5)
 
 
 def test_deep_ensemble_averages_members(tmp_path):
     recipe = _tiny_recipe()
     recipe.train = recipe.train.model_copy(update={"epochs": 1, "mc_samples": 0})
-    recipe.models = [ModelConfig(name="segnet", base_filters=8, ensemble=2)]
+    recipe.models = [ModelConfig(name="segnet_pool", base_filters=8, ensemble=2)]
     res = run_fusion(recipe, tmp_path, progress=False)
-    assert (tmp_path / "checkpoints/segnet/member0/best.pt").exists()
-    assert (tmp_path / "report.html").exists() and (
-        tmp_path / "figures/training_curves.png"
-    ).exists()
-    assert (tmp_path / "checkpoints/segnet/member1/best.pt").exists()
-    run = res["runs"][0]
+    assert (tmp_path / "checkpoints/segnet_pool/member0/best.pt").exists()
+    assert (tmp_path / "checkpoints/segnet_pool/member1/best.pt").exists()
+    assert (tmp_path / "report.html").exists()
+    run = res.runs[0]
     assert run.mismatch_sd is not None and float(np.nanmean(run.mismatch_sd)) > 0
     assert run.epochs == 2
+
+
+def test_vgg16_without_weights_runs_as_vgg16_scratch(tmp_path, caplog):
+    recipe = _tiny_recipe()
+    recipe.train = recipe.train.model_copy(update={"epochs": 1, "mc_samples": 0})
+    recipe.models = [ModelConfig(name="vgg16", pretrained=str(tmp_path / "none.pth"))]
+    res = run_fusion(recipe, tmp_path / "v", progress=False)
+    assert [r.name for r in res.runs] == ["vgg16_scratch"]
+    assert "vgg16_scratch" in set(res.table.model) and "vgg16" not in set(res.table.model)
+    assert "reported as vgg16_scratch" in caplog.text
+    assert (tmp_path / "v/checkpoints/vgg16_scratch/last.pt").exists()
 
 
 def test_recipe_with_missing_files_fails_before_training(tmp_path):
@@ -187,13 +291,14 @@ def test_bad_recipes_give_clear_errors(tmp_path, capsys):
     assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "not valid TOML" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="divisible"):
-        from gracefuse.fusion import check_recipe
-
         check_recipe(Recipe(data=TwinSource(size=48), models=[ModelConfig(name="unet")]))
+    bad.write_text('[[models]]\nname = "segnet"\n')
+    with pytest.raises(ConfigError, match="segnet_lite"):
+        load_recipe(bad)
 
 
 def test_builtin_recipes_load():
     twin = load_recipe("sun2019_twin")
-    assert {m.name for m in twin.models} == {"segnet", "unet"}
+    assert {m.label for m in twin.models} == {"segnet_lite", "unet", "ridge+segnet_pool"}
     india = load_recipe("sun2019_india")
     assert india.data.kind == "files" and india.samples.image_size == 128

@@ -9,11 +9,13 @@ from gracefuse.models.vgg import vgg16_features
 from gracefuse.train import choose_device, fit, predict
 
 
-@pytest.mark.parametrize("name", ["segnet", "unet", "vgg16"])
+@pytest.mark.parametrize(
+    "name", ["segnet_lite", "segnet_pool", "unet", "vgg16_scratch", "vgg16_unet"]
+)
 def test_shapes_and_gradient_reaches_every_layer(name):
     torch.manual_seed(0)
     kw = {"base_filters": 8} if name == "unet" else {}
-    model = build_model(name, n_predictors=3, months=3, **kw)
+    model = build_model(name, n_predictors=3, months=3, size=32, **kw)
     x = torch.randn(2, 9, 32, 32)
     y = model(x)
     assert y.shape == (2, 1, 32, 32)
@@ -26,27 +28,66 @@ def test_shapes_and_gradient_reaches_every_layer(name):
 
 
 def test_parameter_counts_match_the_paper_scale():
-    assert 0.5e6 < count_parameters(build_model("segnet", 3, 3)) < 0.9e6
+    assert 0.5e6 < count_parameters(build_model("segnet_lite", 3, 3)) < 0.9e6
+    assert 0.5e6 < count_parameters(build_model("segnet_pool", 3, 3)) < 0.9e6
     unet = build_model("unet", 3, 3)
     assert count_parameters(unet) > 10e6  # 32 → 512 filters, 5 down / 5 up
 
 
-def test_vgg16_loads_local_imagenet_weights_and_freezes(tmp_path, caplog):
+def test_paper_forms_are_as_published():
+    """segnet_lite never pools; unet upsamples without parameters; ours keep their names."""
+    lite = build_model("segnet_lite", 3, 3)
+    x = torch.randn(1, 9, 12, 20)  # any size: no pooling, nothing to divide
+    assert lite(x).shape == (1, 1, 12, 20)
+    pooled = build_model("segnet_pool", 3, 3)
+    with pytest.raises(RuntimeError):
+        pooled(x)  # 12 × 20 does not divide by 8
+    unet = build_model("unet", 3, 3, base_filters=8, depth=3)
+    kinds = {type(m).__name__ for m in unet.modules()}
+    assert "Upsample" in kinds and "ConvTranspose2d" not in kinds and "BatchNorm2d" not in kinds
+    seunet = build_model("seunet", 3, 3, base_filters=8, depth=3)
+    assert "ConvTranspose2d" in {type(m).__name__ for m in seunet.modules()}
+
+
+def _fake_imagenet(tmp_path):
     feats = vgg16_features()
     torch.manual_seed(1)
     state = {f"features.{k}": v.normal_() for k, v in feats.state_dict().items()}
     state["classifier.0.weight"] = torch.zeros(2, 2)  # ignored
     path = tmp_path / "vgg16-397923af.pth"
     torch.save(state, path)
-    model = build_model("vgg16", 3, 3, pretrained=str(path))
+    return path, state
+
+
+def test_vgg16_is_the_papers_frozen_encoder_with_a_dense_head(tmp_path):
+    path, state = _fake_imagenet(tmp_path)
+    model = build_model("vgg16", 3, 3, pretrained=str(path), size=64)
     assert model.pretrained
     assert torch.equal(model.features[0].weight, state["features.0.weight"])
     assert not any(p.requires_grad for p in model.features.parameters())
-    assert count_parameters(model, trainable_only=True) < count_parameters(model)
-    with caplog.at_level("WARNING"):
-        scratch = build_model("vgg16", 3, 3, pretrained=str(tmp_path / "absent.pth"))
-    assert not scratch.pretrained and "from scratch" in caplog.text
-    assert all(p.requires_grad for p in scratch.features.parameters())
+    assert model.dense.in_features == 512 * 2 * 2 and model.dense.out_features == 64 * 64
+    trainable = count_parameters(model, trainable_only=True)
+    assert trainable == count_parameters(model) - count_parameters(model.features)
+    # ImageNet input normalisation: an all-equal Stage I output becomes ImageNet's stats
+    z = model.imagenet(torch.zeros(1, 3, 2, 2))
+    np.testing.assert_allclose(z[0, :, 0, 0], (0.5 - np.array([0.485, 0.456, 0.406]))
+                               / np.array([0.229, 0.224, 0.225]), rtol=1e-5)  # fmt: skip
+    assert model(torch.randn(2, 9, 64, 64)).shape == (2, 1, 64, 64)
+
+
+def test_vgg16_needs_local_weights_and_scratch_trains_everything(tmp_path):
+    from gracefuse.models import resolve_name
+
+    absent = str(tmp_path / "absent.pth")
+    with pytest.raises(FileNotFoundError, match="vgg16_scratch"):
+        build_model("vgg16", 3, 3, pretrained=absent, size=32)
+    assert resolve_name("vgg16", absent) == "vgg16_scratch"
+    scratch = build_model("vgg16_scratch", 3, 3, size=32)
+    assert not scratch.pretrained
+    assert all(p.requires_grad for p in scratch.parameters())
+    path, state = _fake_imagenet(tmp_path)
+    ours = build_model("vgg16_unet", 3, 3, pretrained=str(path))
+    assert ours.pretrained and not any(p.requires_grad for p in ours.features.parameters())
 
 
 def test_loss_ignores_missing_cells_and_has_the_paper_form():
@@ -77,13 +118,13 @@ def _loss(p, t):
 def _fresh(dropout: float = 0.1):
     """The same small model every time (a new process would build it so)."""
     torch.manual_seed(0)
-    return build_model("segnet", 1, 3, base_filters=8, dropout=dropout)
+    return build_model("segnet_pool", 1, 3, base_filters=8, dropout=dropout)
 
 
 def test_training_converges_on_a_learnable_map():
     x, y = _toy()
     torch.manual_seed(0)
-    model = build_model("segnet", 1, 3, base_filters=8)
+    model = build_model("segnet_pool", 1, 3, base_filters=8)
     cfg = TrainConfig(epochs=25, lr=3e-3, batch_size=8, patience=50, mc_samples=0)
     res = fit(model, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, progress=False)
     first, last = res.history[0]["val_loss"], res.best_loss
@@ -126,7 +167,7 @@ def test_device_choice_never_requires_a_gpu():
 def test_mc_dropout_spread():
     x, _ = _toy(8)
     torch.manual_seed(0)
-    model = build_model("segnet", 1, 3, base_filters=8, dropout=0.5)
+    model = build_model("segnet_pool", 1, 3, base_filters=8, dropout=0.5)
     mean, sd = predict(model, x, mc_samples=5)
     assert sd.shape == mean.shape and float(sd.mean()) > 0
 

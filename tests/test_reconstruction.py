@@ -1,22 +1,26 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
 from gracefuse.config import ReconstructionConfig
-from gracefuse.data.synthetic import grace_available
+from gracefuse.data.twin import grace_available
 from gracefuse.errors import ConfigError, InputError
-from gracefuse.reconstruction import (
-    Scaler,
-    Splits,
-    baseline_predictions,
+from gracefuse.evaluate.baselines import (
     climatology_trend,
     linear_interp,
-    lsm_predictors,
     lsm_regression,
     persistence,
-    reconstruction_splits,
 )
+from gracefuse.methods.reconstruction.baselines import baseline_predictions
+from gracefuse.methods.reconstruction.convlstm import bidirectional_fill, convlstm_predict
+from gracefuse.methods.reconstruction.image import _augment
+from gracefuse.methods.reconstruction.intervals import fill_intervals
+from gracefuse.methods.reconstruction.predictors import Scaler, lsm_predictors
+from gracefuse.methods.reconstruction.run import load_recon_data, run_reconstruction
+from gracefuse.methods.reconstruction.splits import Splits, reconstruction_splits
 from gracefuse.samples import exponential_memory
 
 
@@ -33,7 +37,7 @@ def test_splits_are_disjoint_and_follow_the_record():
     t = pd.date_range("1998-01-01", "2017-12-01", freq="MS")
     known = grace_available(t)
     s = reconstruction_splits(t, known, ReconstructionConfig())
-    parts = [s.train, s.test, s.hidden_single, s.hidden_block, s.forecast_1m]
+    parts = [s.train, s.test, s.hidden_single, s.hidden_block, s.forecast_1m, s.validation_block]
     for a in range(len(parts)):
         for b in range(a + 1, len(parts)):
             if {a, b} != {1, 4}:  # the last test months lie in the forecast window
@@ -41,6 +45,10 @@ def test_splits_are_disjoint_and_follow_the_record():
     assert len(s.test) == 40 and len(s.hidden_single) == 10
     assert len(s.hidden_block) == 11  # 2008-01..2008-11, all GRACE months
     assert pd.Timestamp(t[s.hidden_block[0]]) == pd.Timestamp("2008-01-01")
+    # the fill model is chosen on another block, never on the reported one
+    assert len(s.validation_block) == 11
+    assert pd.Timestamp(t[s.validation_block[0]]) == pd.Timestamp("2010-01-01")
+    assert set(s.withheld()) >= set(s.validation_block) | set(s.test)
     assert known[np.concatenate(parts)].all()
     assert pd.Timestamp(t[s.hindcast[-1]]) == pd.Timestamp("2002-03-01")
     assert set(s.withheld()) >= set(s.hidden_single)
@@ -93,10 +101,12 @@ def test_exponential_memory_is_a_linear_reservoir():
 
 
 def test_precipitation_memory_explains_what_the_lsm_misses():
-    """On the twin (no groundwater in its LSM), GRACE − LSM follows precipitation memory."""
-    from gracefuse.data.synthetic import make_twin
+    """On the twin (no groundwater in its LSM), GRACE − LSM follows the memory of the LSM's
+    own precipitation, and one month of it does not. (With the truth's precipitation the
+    memory fit reaches r 0.7–0.9; the LSM's forcing errors cost the rest.)"""
+    from conftest import cached_twin
 
-    tw = make_twin(size=12, seed=0, start="1990-01", end="2017-12", make_fine=False, n_wells=0)
+    tw = cached_twin(size=16, seed=0, start="1979-01").sel(time=slice("1990-01", "2017-12"))
     land = tw["land_mask"]
     w = np.cos(np.deg2rad(tw["lat"])) * land
     mean = lambda a: (a.fillna(0) * w).sum(("lat", "lon")).values / float(w.sum())  # noqa: E731
@@ -112,7 +122,7 @@ def test_precipitation_memory_explains_what_the_lsm_misses():
 
     one_month = test_r(p)
     memory = test_r(exponential_memory(p, 24), exponential_memory(p, 96))
-    assert memory > 0.8 and memory > one_month + 0.3
+    assert memory > 0.35 and memory > one_month + 0.3
 
 
 def test_lsm_predictors_channels_scaling_and_errors():
@@ -130,7 +140,7 @@ def test_lsm_predictors_channels_scaling_and_errors():
         coords={"time": t},
     )
     train = np.arange(40)
-    splits = Splits(train, *(np.arange(0),) * 5)
+    splits = Splits(train, *(np.arange(0),) * 6)
     cfg = ReconstructionConfig(memory_months=12, memory_efolding=[12.0, 48.0])
     x = lsm_predictors(grid, splits, cfg)
     assert x.shape == (60, 1 + 2 + 2, 3, 4)
@@ -143,14 +153,12 @@ def test_lsm_predictors_channels_scaling_and_errors():
 def test_fill_intervals_widen_outside_the_training_span_and_cover_honestly():
     """Errors twice as large at the record's ends: exterior intervals are twice as wide, and
     every reported coverage is near 95 % though none is measured on its own calibration."""
-    from gracefuse.reconstruction import fill_intervals
-
-    n, rng = 400, np.random.default_rng(3)
+    n, rng = 520, np.random.default_rng(3)
     t = pd.date_range("1980-01-01", periods=n, freq="MS")
     known = np.arange(n) >= 100
     cfg = ReconstructionConfig(
         test_first=60, test_last=60, hidden_single=40, hidden_block_start="2002-01",
-        hidden_block_length=60, forecast_months=0,
+        hidden_block_length=60, validation_block_start="1995-01", forecast_months=0,
     )  # fmt: skip
     s = reconstruction_splits(t, known, cfg)
     truth = rng.normal(0, 50, (n, 6, 6))
@@ -158,8 +166,7 @@ def test_fill_intervals_widen_outside_the_training_span_and_cover_honestly():
     sigma = np.linspace(5, 15, 36).reshape(6, 6)  # per-cell error size
     pred = truth + rng.normal(0, 1, truth.shape) * sigma * scale[:, None, None]
     grace = np.where(known[:, None, None], truth, np.nan)
-    val = s.train[::8]
-    iv = fill_intervals(pred, grace, s, val, reference=truth)
+    iv = fill_intervals(pred, grace, s, reference=truth)
     assert set(iv.coverage) == {"hidden_single", "hidden_block", "test", "hindcast"}
     for split, cov in iv.coverage.items():
         assert 0.92 < cov < 0.98, (split, cov)
@@ -182,17 +189,21 @@ def test_baselines_never_see_hidden_months():
     )
     s = reconstruction_splits(t, known, cfg)
     leaked = grid.copy()
-    leaked[s.hidden_block] += 1000.0  # a model that peeks would be far off
-    preds = baseline_predictions(leaked, None, t, s)
+    withheld = s.withheld()
+    leaked[withheld] += 1000.0  # a model that peeks at test, gaps or blocks would be far off
+    x = (grid + np.random.default_rng(5).normal(0, 1, grid.shape))[:, None]
+    preds, _ = baseline_predictions(leaked, grid, x, t, s)
+    assert {"cell_ridge", "lsm_regression", "persistence"} <= set(preds)
     for name, p in preds.items():
-        err = np.abs(p[s.hidden_block] - grid[s.hidden_block]).mean()
-        assert err < 100, name
+        for role in (s.hidden_block, s.test, s.validation_block):
+            ok = np.isfinite(p[role])
+            err = np.abs(p[role][ok] - grid[role][ok]).mean()
+            assert err < 100, name
 
 
 # ------------------------------------------------------------------ end to end on a tiny twin
 from conftest import shared_file  # noqa: E402
 from gracefuse.config import ModelConfig, Recipe, TrainConfig, TwinSource, load_recipe  # noqa: E402
-from gracefuse.reconstruction import run_reconstruction  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -233,15 +244,18 @@ def test_fill_run_writes_everything(recon):
         "climatology_trend",
         "linear_interp",
         "lsm_regression",
+        "cell_ridge",
         "seunet",
         "dcae",
         "pix2pix",
         "convlstm",
         "lsm",
     } <= set(m.model)
-    assert {"train", "test", "hidden_single", "hidden_block", "hindcast", "forecast_1m"} <= set(
-        m.split
-    )
+    roles = {"train", "test", "hidden_single", "hidden_block", "hindcast", "forecast_1m"}
+    assert roles | {"validation_block"} <= set(m.split)
+    assert (out / "comparison.csv").exists() and (m.metric == "nse_gain_p").any()
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["fill_model_chosen_on"] == "validation_block"
     assert (m.metric == "parameters").sum() == 4
     assert (m.metric == "coverage95").any()
     assert "does" in (out / "report.html").read_text()
@@ -293,7 +307,8 @@ def test_india_grace_only_baselines_run():
     g = ds.twsa.values
     t = pd.DatetimeIndex(ds.time.values)
     s = reconstruction_splits(t, np.isfinite(g).any((1, 2)), ReconstructionConfig())
-    preds = baseline_predictions(g, None, t, s)
+    preds, ahead = baseline_predictions(g, None, None, t, s)
+    preds.update(ahead)
     err = {k: np.nanmean(np.abs(v[s.forecast_1m] - g[s.forecast_1m])) for k, v in preds.items()}
     assert all(np.isfinite(v) for v in err.values())
     assert err["persistence"] < 200  # mm: one-month-ahead persistence is a real competitor
@@ -303,7 +318,6 @@ def test_file_recipe_reaches_back_to_the_first_lsm_month(tmp_path):
     """Real-format inputs: the LSM's months before GRACE are kept (to be hindcast)."""
     from conftest import jpl_like
     from gracefuse.config import FileSource
-    from gracefuse.reconstruction import load_recon_data
 
     epochs = [f"{t:%Y-%m}-16" for t in pd.date_range("2002-04-01", "2006-12-01", freq="MS")]
     lat = np.arange(8.25, 10.0, 0.5)
@@ -353,8 +367,6 @@ class _Persistence:
 
 
 def test_gaps_are_filled_from_both_sides_and_long_recursions_relax():
-    from gracefuse.reconstruction import bidirectional_fill, convlstm_predict
-
     values = np.concatenate([np.full(10, 1.0), np.full(5, np.nan), np.full(10, 3.0)])
     values = values[:, None, None] * np.ones((1, 2, 2))
     avail = np.isfinite(values[:, 0, 0])
@@ -376,8 +388,6 @@ def test_gaps_are_filled_from_both_sides_and_long_recursions_relax():
 
 
 def test_augmentation_adds_the_symmetries_of_the_training_months_only():
-    from gracefuse.reconstruction import _augment
-
     x = np.arange(5 * 2 * 4 * 4, dtype=float).reshape(5, 2, 4, 4)
     y = x[:, 0] * 10
     train = np.array([1, 3])

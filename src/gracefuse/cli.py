@@ -49,7 +49,7 @@ def synth(
     fine: Annotated[bool, typer.Option(help="also write the fine grid and the wells")] = True,
 ) -> None:
     """Make the synthetic twin (known truth, LSM, GRACE, wells, fine grid) and write it."""
-    from gracefuse.data.synthetic import make_fine_grid, make_twin, make_wells
+    from gracefuse.data.twin import make_fine_grid, make_twin, make_wells
     from gracefuse.io import write_netcdf, write_text
 
     t0 = time.perf_counter()
@@ -88,26 +88,35 @@ def info(path: Annotated[Path, typer.Argument(help="a netCDF or CSV file")]) -> 
     out.print(table)
 
 
-def _summary(table) -> None:
-    from gracefuse.report import table1
+def _summary(result) -> None:
+    """Test-month skill of every model and baseline, then each network's verdict."""
+    from gracefuse.evaluate.compare import verdicts
+    from gracefuse.report.fusion import table1
 
-    t1 = table1(table)
-    view = Table(title="Table 1 — skill against GRACE (region mean | grid median)")
-    for col in ("model", "split", "r", "NSE", "RMSE mm", "KGE", "grid r", "grid NSE"):
+    t1 = table1(result.table)
+    view = Table(title="Skill against GRACE on the test months (region mean | grid median)")
+    for col in ("model", "r", "NSE", "RMSE mm", "KGE", "grid r", "grid NSE"):
         view.add_column(col, justify="right")
     for (model, split), row in t1.iterrows():
+        if split != "test":
+            continue
         view.add_row(
             model,
-            split,
             *(f"{row[('region', m)]:.3f}" for m in ("r", "nse")),
             f"{row[('region', 'rmse')]:.1f}",
             f"{row[('region', 'kge')]:.3f}",
             *(f"{row[('grid_median', m)]:.3f}" for m in ("r", "nse")),
         )
     out.print(view)
+    table = result.table
     cov = table[(table.metric == "coverage95") & (table.split == "test")]
     for _, r in cov.iterrows():
         out.print(f"{r.model}: 95 % interval covers {100 * r.value:.1f} % of test cell-months")
+    comparison = result.comparison
+    if not comparison.empty:
+        for line in verdicts(comparison[comparison.split == "test"]):
+            out.print(line, style="bold red" if line.startswith("⚠") else None)
+    out.print(f"model chosen on validation months: {result.info['selected_model']}")
 
 
 @app.command()
@@ -118,10 +127,10 @@ def run(
 ) -> None:
     """Run a recipe end to end: train, evaluate, write predictions, figures and report."""
     from gracefuse.config import load_recipe
-    from gracefuse.fusion import run_fusion
+    from gracefuse.methods.fusion import run_fusion
 
     res = run_fusion(load_recipe(recipe, method="fusion"), out_dir, progress=not quiet)
-    _summary(res["table"])
+    _summary(res)
     out.print(f"run folder: {out_dir}  (report: {out_dir / 'report.html'})")
 
 
@@ -133,17 +142,15 @@ def fill(
 ) -> None:
     """Fill GRACE's missing months and the GRACE/GRACE-FO gap, hindcast before 2002."""
     from gracefuse.config import load_recipe
-    from gracefuse.reconstruction import run_reconstruction
+    from gracefuse.evaluate.compare import verdicts
+    from gracefuse.methods.reconstruction import run_reconstruction
+    from gracefuse.methods.reconstruction.splits import ROLES
 
     rec = load_recipe(recipe, method="reconstruction")
     res = run_reconstruction(rec, out_dir, progress=not quiet)
     t = res.table
     view = Table(title="grid-median RMSE (mm) by split; lower is better")
-    splits = [
-        s
-        for s in ("test", "hidden_single", "hidden_block", "forecast_1m", "hindcast")
-        if s in set(t.split)
-    ]
+    splits = [s for s in ROLES if s != "train" and s in set(t.split)]
     view.add_column("model")
     for s in splits:
         view.add_column(s, justify="right")
@@ -152,7 +159,13 @@ def fill(
         vals = sub[sub.model == model].set_index("split").value
         view.add_row(model, *(f"{vals[s]:.1f}" if s in vals else "–" for s in splits))
     out.print(view)
-    out.print(f"gaps filled by {res.fill_model}; run folder {out_dir}")
+    comparison = res.comparison
+    if not comparison.empty:
+        for line in verdicts(comparison[comparison.split == "hidden_block"]):
+            out.print(line, style="bold red" if line.startswith("⚠") else None)
+    out.print(
+        f"gaps filled by {res.fill_model} (chosen on the validation block); run folder {out_dir}"
+    )
 
 
 @app.command()
@@ -162,9 +175,10 @@ def demo(
     size: Annotated[int, typer.Option(help="twin grid cells per side (multiple of 32)")] = 32,
     quiet: Quiet = False,
 ) -> None:
-    """The main job: make the twin, fuse it with SegNet-lite and U-Net, write the report."""
+    """The main job: make the twin, fuse it (the paper's SegNet-lite and U-Net, and ours),
+    score every network against the baselines, write predictions, figures and the report."""
     from gracefuse.config import load_recipe
-    from gracefuse.fusion import run_fusion
+    from gracefuse.methods.fusion import run_fusion
 
     recipe = load_recipe("sun2019_twin")
     recipe.data = recipe.data.model_copy(update={"size": size, "seed": seed})
@@ -172,7 +186,7 @@ def demo(
     t0 = time.perf_counter()
     out.print(f"gracefuse demo: {size}×{size} twin, seed {seed} → {out_dir}")
     res = run_fusion(recipe, out_dir, progress=not quiet)
-    _summary(res["table"])
+    _summary(res)
     out.print(f"done in {time.perf_counter() - t0:.0f} s; open {out_dir / 'report.html'}")
 
 

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PositiveFloat,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -75,6 +76,11 @@ class ReconstructionConfig(_Strict):
     hidden_single: int = Field(10, ge=0, description="scattered single months hidden")
     hidden_block_start: str = Field("2008-01", description="start of the hidden block")
     hidden_block_length: int = Field(11, ge=0, description="months (the real gap is 11)")
+    validation_block_start: str | None = Field(
+        "2010-01",
+        description="start of a second block as long as the hidden one, on which the fill "
+        "model is chosen and interior intervals are calibrated (never reported as a score)",
+    )
     forecast_months: int = Field(36, ge=0, description="last months scored one month ahead")
     sequence: int = Field(20, ge=3, description="ConvLSTM sequence: sequence−1 in, 1 out")
     augment: bool = Field(True, description="flips of training months")
@@ -113,15 +119,36 @@ class SamplesConfig(_Strict):
         description="predictors that also enter as a trailing running mean (groundwater memory)",
     )
     memory_months: int = Field(12, ge=2, description="window of the running-mean predictors")
+    memory_efolding: list[PositiveFloat] = Field(
+        [],
+        description="add exponentially weighted memories of the LSM's precipitation anomaly "
+        "with these e-folding times (months): the linear-reservoir signal of the groundwater "
+        "an LSM lacks",
+    )
     lags: int = Field(2, ge=0, description="months t-1 .. t-lags stacked with month t")
     train_fraction: float = Field(0.7, gt=0, lt=1, description="first share of GRACE months")
     train_end: str | None = Field(None, description="explicit last training month (YYYY-MM)")
     validation_fraction: float = Field(
-        0.15, ge=0, lt=0.5, description="last share of training months: early stop + conformal"
+        0.1,
+        ge=0,
+        lt=0.5,
+        description="share of the training period (before the calibration months) that "
+        "validates: early stopping, the ridge penalty, every choice",
+    )
+    calibration_fraction: float = Field(
+        0.1,
+        ge=0,
+        lt=0.5,
+        description="last share of the training period: calibrates the intervals only",
     )
     image_size: int = Field(128, ge=16, description="N of the N×N image grid (real data)")
     detrend: bool = Field(
         False, description="learn the mismatch minus its per-cell linear trend (fit on training)"
+    )
+    normalize: Literal["global", "cell"] = Field(
+        "global",
+        description="standardise predictors and target over the whole grid (the paper) or "
+        "per cell, so that dry and wet cells weigh alike in the loss",
     )
 
 
@@ -145,16 +172,44 @@ class TrainConfig(_Strict):
     num_threads: int | None = None
 
 
-class ModelConfig(_Strict):
-    """One architecture to train."""
+#: names that changed, and what to write instead
+RENAMED_MODELS = {
+    "segnet": "segnet_lite (the paper's form, no pooling) or segnet_pool (with pooling)",
+}
 
-    name: Literal["unet", "segnet", "vgg16", "seunet", "pix2pix", "dcae", "convlstm"]
+
+class ModelConfig(_Strict):
+    """One architecture to train (see :func:`gracefuse.models.build_model`)."""
+
+    name: Literal[
+        "segnet_lite",
+        "segnet_pool",
+        "unet",
+        "vgg16",
+        "vgg16_scratch",
+        "vgg16_unet",
+        "seunet",
+        "pix2pix",
+        "dcae",
+        "convlstm",
+    ]
     base_filters: int | None = None
     depth: int | None = None
     dropout: float = Field(0.1, ge=0, lt=1)
     pretrained: str | None = Field(None, description="VGG16: local ImageNet weights file")
     epochs: int | None = None
     ensemble: int = Field(1, ge=1, description="deep-ensemble members (seeds seed, seed+1, …)")
+    residual: Literal["cell_ridge"] | None = Field(
+        None,
+        description="learn the residual of this baseline (cross-fitted on the training "
+        "months), with its prediction as an extra input; the run is named "
+        "'ridge+<name>' (ours, not the paper's)",
+    )
+
+    @property
+    def label(self) -> str:
+        """The name of the run in tables (before ``vgg16`` → ``vgg16_scratch``)."""
+        return f"ridge+{self.name}" if self.residual == "cell_ridge" else self.name
 
 
 class Recipe(_Strict):
@@ -169,14 +224,23 @@ class Recipe(_Strict):
     samples: SamplesConfig = Field(default_factory=SamplesConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     models: list[ModelConfig] = Field(
-        default_factory=lambda: [ModelConfig(name="segnet"), ModelConfig(name="unet")]
+        default_factory=lambda: [ModelConfig(name="segnet_lite"), ModelConfig(name="unet")]
     )
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _renamed(cls, models):
+        for m in models if isinstance(models, list) else []:
+            name = m.get("name") if isinstance(m, dict) else None
+            if name in RENAMED_MODELS:
+                raise ValueError(f"model '{name}' is now {RENAMED_MODELS[name]}")
+        return models
 
     @model_validator(mode="after")
     def _unique_models(self) -> Recipe:
-        names = [m.name for m in self.models]
+        names = [m.label for m in self.models]
         if len(set(names)) != len(names):
-            raise ValueError(f"each architecture at most once in [[models]]: {names}")
+            raise ValueError(f"each model at most once in [[models]]: {names}")
         return self
 
 

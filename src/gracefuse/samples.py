@@ -35,10 +35,12 @@ class FusionSamples:
         ``(H, W)`` cells that count (land with data).
     times
         Month starts of the samples.
-    train, val, test
-        Indices into ``time`` of months with a target, in time order.
+    train, val, cal, test
+        Indices into ``time`` of months with a target, in time order: gradient steps,
+        validation (early stopping and every choice), calibration of the intervals, test.
     target_mean, target_std
-        Normalisation of the target (mm).
+        Normalisation of the target (mm): scalars, or ``(H, W)`` maps when normalised per
+        cell.
     trend_slope, trend_intercept
         ``(H, W)`` per-cell trend of the mismatch (mm/month, mm) removed before learning.
     cell_mean
@@ -52,9 +54,10 @@ class FusionSamples:
     times: pd.DatetimeIndex
     train: np.ndarray
     val: np.ndarray
+    cal: np.ndarray
     test: np.ndarray
-    target_mean: float
-    target_std: float
+    target_mean: np.ndarray
+    target_std: np.ndarray
     trend_slope: np.ndarray
     trend_intercept: np.ndarray
     cell_mean: np.ndarray
@@ -63,8 +66,8 @@ class FusionSamples:
 
     @property
     def fit_months(self) -> np.ndarray:
-        """Training and validation months together (the paper's training period)."""
-        return np.sort(np.concatenate([self.train, self.val]))
+        """Every month before the test months (the paper's training period)."""
+        return np.sort(np.concatenate([self.train, self.val, self.cal]))
 
     def trend(self) -> np.ndarray:
         """``(time, H, W)`` the removed trend in mm."""
@@ -78,11 +81,21 @@ class FusionSamples:
 
 def split_months(
     has_target: np.ndarray, times: pd.DatetimeIndex, cfg: SamplesConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train/validation/test indices: the first share of target months train, the rest test.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Train/validation/calibration/test indices, contiguous and in time order.
 
-    The last ``validation_fraction`` of the training months are held out for early stopping
-    and for calibrating the conformal interval.
+    The first ``train_fraction`` of the months with a target (or those up to ``train_end``)
+    are the paper's training period, the rest test. Of the training period, the last
+    ``calibration_fraction`` calibrate the intervals and the ``validation_fraction`` before
+    them validate (early stopping, the ridge penalty, every choice); disjoint, so that the
+    coverage measured on test months is honest.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2002-04-01", periods=100, freq="MS")
+    >>> tr, va, ca, te = split_months(np.ones(100, bool), t, SamplesConfig())
+    >>> len(tr), len(va), len(ca), len(te), bool(tr[-1] < va[0] < ca[0] < te[0])
+    (56, 7, 7, 30, True)
     """
     valid = np.flatnonzero(has_target)
     if valid.size < 10:
@@ -92,11 +105,15 @@ def split_months(
         n_fit = int((times[valid] <= end).sum())
     else:
         n_fit = int(round(cfg.train_fraction * valid.size))
-    n_fit = min(max(n_fit, 2), valid.size - 1)
+    n_fit = min(max(n_fit, 4), valid.size - 1)
     fit, test = valid[:n_fit], valid[n_fit:]
+    n_cal = int(round(cfg.calibration_fraction * n_fit))
     n_val = int(round(cfg.validation_fraction * n_fit))
-    train, val = fit[: n_fit - n_val], fit[n_fit - n_val :]
-    return train, val, test
+    if n_fit - n_val - n_cal < 2:
+        raise InputError(None, f"only {n_fit} training months: too few for the held-out shares")
+    train = fit[: n_fit - n_val - n_cal]
+    val, cal = fit[len(train) : n_fit - n_cal], fit[n_fit - n_cal :]
+    return train, val, cal, test
 
 
 def trailing_mean(a: np.ndarray, window: int) -> np.ndarray:
@@ -149,62 +166,84 @@ def _stack_lags(a: np.ndarray, lags: int) -> np.ndarray:
     return np.stack([padded[lags - k : lags - k + a.shape[0]] for k in range(lags + 1)], axis=1)
 
 
+def _normaliser(a: np.ndarray, months: np.ndarray, mask: np.ndarray, per_cell: bool):
+    """Mean and standard deviation of ``a`` over ``months`` (and land cells): scalars, or
+    ``(H, W)`` maps with ``per_cell``; a zero spread becomes 1."""
+    with warnings.catch_warnings():  # all-NaN (ocean) cells
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if per_cell:
+            mu, sd = np.nanmean(a[months], axis=0), np.nanstd(a[months], axis=0)
+            ok = mask & np.isfinite(sd) & (sd > 0)
+            return np.where(ok, mu, 0.0), np.where(ok, sd, 1.0)
+        ref = a[months][:, mask]
+        return float(np.nanmean(ref)), float(np.nanstd(ref)) or 1.0
+
+
+def _predictor_blocks(ds: xr.Dataset, cfg: SamplesConfig, train, mask) -> list[np.ndarray]:
+    """Each predictor normalised on the training months and stacked with its lags."""
+    fields = [(n, "none") for n in cfg.predictors] + [(n, "trailing") for n in cfg.memory]
+    fields += [("precip", tau) for tau in cfg.memory_efolding]
+    blocks = []
+    for name, memory in fields:
+        var = PREDICTOR_VARIABLES[name]
+        if var not in ds:
+            raise InputError(None, f"predictor '{name}' needs variable '{var}' in the data", var)
+        a = ds[var].values.astype(np.float64)
+        if memory == "trailing":  # mean over the past memory_months (antecedent conditions)
+            a = trailing_mean(a, cfg.memory_months)
+        elif memory != "none":  # a linear reservoir fed by the precipitation anomaly
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                a = exponential_memory(a - np.nanmean(a[train], axis=0), float(memory))
+        mu, sd = _normaliser(a, train, mask, cfg.normalize == "cell")
+        a = np.where(mask[None] & np.isfinite(a), (a - mu) / sd, 0.0)
+        blocks.append(_stack_lags(a, cfg.lags))
+    return blocks
+
+
+def _cell_trend(mismatch: np.ndarray, months: np.ndarray, mask: np.ndarray):
+    """Per-cell least-squares slope (mm/month) and intercept (mm) over ``months``."""
+    k = np.arange(mismatch.shape[0], dtype=float)
+    m = mismatch[months]
+    kk = np.where(np.isfinite(m), k[months][:, None, None], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        kbar, mbar = np.nanmean(kk, 0), np.nanmean(m, 0)
+    cov = np.nansum((kk - kbar) * (m - mbar), 0)
+    var = np.nansum((kk - kbar) ** 2, 0)
+    slope = np.where(var > 0, cov / np.where(var > 0, var, 1.0), 0.0)
+    intercept = np.where(np.isfinite(mbar), mbar - slope * kbar, 0.0)
+    return np.where(mask, slope, 0.0), np.where(mask, intercept, 0.0)
+
+
 def build_samples(ds: xr.Dataset, cfg: SamplesConfig) -> FusionSamples:
     """Build :class:`FusionSamples` from a Dataset holding ``twsa_lsm``, ``twsa_grace``,
     the predictor variables and ``land_mask`` on one ``(time, lat, lon)`` grid.
+
+    Every statistic (normalisation, trend, memory climatology) comes from the training
+    months alone: validation, calibration and test months play no part in them.
     """
     for need in ("twsa_lsm", "twsa_grace", "land_mask"):
         if need not in ds:
-            raise InputError(None, f"the fusion data has no '{need}'")
+            raise InputError(None, f"the fusion data has no '{need}'", need)
     times = pd.DatetimeIndex(ds["time"].values)
     lsm = ds["twsa_lsm"].values.astype(np.float64)
     grace = ds["twsa_grace"].values.astype(np.float64)
     mask = ds["land_mask"].values.astype(bool) & np.isfinite(lsm).any(0)
     mismatch = np.where(mask[None], lsm - grace, np.nan)
-    has_target = np.isfinite(mismatch).any(axis=(1, 2))
-    train, val, test = split_months(has_target, times, cfg)
-    fit = np.sort(np.concatenate([train, val]))
+    train, val, cal, test = split_months(np.isfinite(mismatch).any(axis=(1, 2)), times, cfg)
 
-    # per-cell linear trend of the mismatch over the training period (least squares)
-    slope = np.zeros(mask.shape)
-    intercept = np.zeros(mask.shape)
+    slope, intercept = np.zeros(mask.shape), np.zeros(mask.shape)
     if cfg.detrend:
-        k = np.arange(len(times), dtype=float)
-        m = mismatch[fit]
-        ok = np.isfinite(m)
-        kk = np.where(ok, k[fit][:, None, None], np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            kbar, mbar = np.nanmean(kk, 0), np.nanmean(m, 0)
-        cov = np.nansum((kk - kbar) * (m - mbar), 0)
-        var = np.nansum((kk - kbar) ** 2, 0)
-        slope = np.where(var > 0, cov / np.where(var > 0, var, 1.0), 0.0)
-        intercept = np.where(np.isfinite(mbar), mbar - slope * kbar, 0.0)
-        slope, intercept = np.where(mask, slope, 0.0), np.where(mask, intercept, 0.0)
-        mismatch = mismatch - (intercept[None] + slope[None] * k[:, None, None])
-
-    t_mean = float(np.nanmean(mismatch[fit]))
-    t_std = float(np.nanstd(mismatch[fit])) or 1.0
+        slope, intercept = _cell_trend(mismatch, train, mask)
+        k = np.arange(len(times), dtype=float)[:, None, None]
+        mismatch = mismatch - (intercept[None] + slope[None] * k)
+    t_mean, t_std = _normaliser(mismatch, train, mask, cfg.normalize == "cell")
     y = (mismatch - t_mean) / t_std
-
-    blocks = []
-    fields = [(n, False) for n in cfg.predictors] + [(n, True) for n in cfg.memory]
-    for name, memory in fields:
-        var = PREDICTOR_VARIABLES[name]
-        if var not in ds:
-            raise InputError(None, f"predictor '{name}' needs variable '{var}' in the data")
-        a = ds[var].values.astype(np.float64)
-        if memory:  # trailing mean over the past memory_months (antecedent conditions)
-            a = trailing_mean(a, cfg.memory_months)
-        ref = a[fit][:, mask]
-        mu, sd = float(np.nanmean(ref)), float(np.nanstd(ref)) or 1.0
-        a = np.where(mask[None] & np.isfinite(a), (a - mu) / sd, 0.0)
-        blocks.append(_stack_lags(a, cfg.lags))
-    x = np.concatenate(blocks, axis=1).astype(np.float32)
-
+    x = np.concatenate(_predictor_blocks(ds, cfg, train, mask), axis=1).astype(np.float32)
     with warnings.catch_warnings():  # all-NaN (ocean) cells give NaN, then 0
         warnings.simplefilter("ignore", RuntimeWarning)
-        cell_mean = np.nan_to_num(np.nanmean(y[fit], axis=0))
+        cell_mean = np.nan_to_num(np.nanmean(y[train], axis=0))
     return FusionSamples(
         x=x,
         y=y.astype(np.float32),
@@ -212,12 +251,13 @@ def build_samples(ds: xr.Dataset, cfg: SamplesConfig) -> FusionSamples:
         times=times,
         train=train,
         val=val,
+        cal=cal,
         test=test,
-        target_mean=t_mean,
-        target_std=t_std,
+        target_mean=np.asarray(t_mean, dtype=np.float32),
+        target_std=np.asarray(t_std, dtype=np.float32),
         trend_slope=slope.astype(np.float32),
         trend_intercept=intercept.astype(np.float32),
         cell_mean=cell_mean.astype(np.float32),
-        n_predictors=len(fields),
+        n_predictors=x.shape[1] // (cfg.lags + 1),
         lags=cfg.lags,
     )

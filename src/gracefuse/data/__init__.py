@@ -17,8 +17,8 @@ from gracefuse.data.grid import (
 )
 from gracefuse.data.lsm import open_era5_land, open_gldas, open_lsm
 from gracefuse.data.masks import apply_mask, mask_from_box, mask_from_raster, mask_from_vector
-from gracefuse.data.synthetic import TwinConfig, make_fine_grid, make_twin, make_wells
 from gracefuse.data.tables import open_basin_table, open_basin_tables, open_wells
+from gracefuse.data.twin import TwinConfig, make_fine_grid, make_twin, make_wells
 
 __all__ = [
     "GRACE_BASELINE",

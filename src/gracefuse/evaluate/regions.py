@@ -23,7 +23,7 @@ def grid_skill(
     sim: xr.DataArray,
     obs: xr.DataArray,
     mask: xr.DataArray | None = None,
-    metrics: tuple[str, ...] = ("r", "nse", "rmse", "kge"),
+    metrics: tuple[str, ...] = ("r", "nse", "rmse", "kge", "kge_anomaly"),
 ) -> xr.Dataset:
     """Per-cell skill maps over time, NaN outside ``mask``."""
     maps = {m: METRICS[m](sim, obs, "time") for m in metrics}
@@ -42,7 +42,7 @@ def skill_rows(
     sim: xr.DataArray,
     obs: xr.DataArray,
     mask: xr.DataArray,
-    metrics: tuple[str, ...] = ("r", "nse", "rmse", "kge"),
+    metrics: tuple[str, ...] = ("r", "nse", "rmse", "kge", "kge_anomaly"),
 ) -> list[dict]:
     """Long-form rows ``model,split,scale,metric,value`` for one model on one set of months.
 

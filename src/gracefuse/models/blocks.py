@@ -25,16 +25,20 @@ class SqueezeExcite(nn.Module):
 
 
 class ConvBlock(nn.Sequential):
-    """``n`` × (3×3 conv → batch norm → ReLU), optionally followed by squeeze-and-excitation."""
+    """``n`` × (3×3 conv → batch norm → ReLU), optionally followed by squeeze-and-excitation.
 
-    def __init__(self, c_in: int, c_out: int, n: int = 2, se: bool = False) -> None:
+    ``batch_norm=False`` gives plain conv → ReLU layers (with biases), as in the original
+    U-Net.
+    """
+
+    def __init__(
+        self, c_in: int, c_out: int, n: int = 2, se: bool = False, batch_norm: bool = True
+    ) -> None:
         layers: list[nn.Module] = []
         for i in range(n):
-            layers += [
-                nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=False),
-                nn.BatchNorm2d(c_out),
-                nn.ReLU(inplace=True),
-            ]
+            conv = nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=not batch_norm)
+            layers += [conv, nn.BatchNorm2d(c_out)] if batch_norm else [conv]
+            layers.append(nn.ReLU(inplace=True))
         if se:
             layers.append(SqueezeExcite(c_out))
         super().__init__(*layers)
@@ -67,12 +71,32 @@ class StageI(nn.Module):
 
 
 class Up(nn.Module):
-    """2× transpose-conv upsampling, concatenation with the skip, then a conv block."""
+    """2× upsampling, concatenation with the skip, then a conv block.
 
-    def __init__(self, c_in: int, c_skip: int, c_out: int, n: int = 2, se: bool = False) -> None:
+    ``mode="transpose"``: a learned 2×2 transpose conv that halves the channels;
+    ``mode="nearest"``: parameter-free nearest-neighbour upsampling (channels kept).
+    """
+
+    def __init__(
+        self,
+        c_in: int,
+        c_skip: int,
+        c_out: int,
+        n: int = 2,
+        se: bool = False,
+        mode: str = "transpose",
+        batch_norm: bool = True,
+    ) -> None:
         super().__init__()
-        self.up = nn.ConvTranspose2d(c_in, c_in // 2, 2, stride=2)
-        self.conv = ConvBlock(c_in // 2 + c_skip, c_out, n, se)
+        if mode == "transpose":
+            self.up: nn.Module = nn.ConvTranspose2d(c_in, c_in // 2, 2, stride=2)
+            c_up = c_in // 2
+        elif mode == "nearest":
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+            c_up = c_in
+        else:
+            raise ValueError(f"unknown upsampling mode {mode!r}")
+        self.conv = ConvBlock(c_up + c_skip, c_out, n, se, batch_norm)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = self.up(x)

@@ -1,4 +1,5 @@
-"""U-Net (Ronneberger et al. 2015) as used by Sun et al. (2019): 5 down / 5 up steps."""
+"""U-Net (Ronneberger et al. 2015): Sun et al.'s (2019) form, and the form inside SE-U-Net and
+the Pix2Pix generator (Yu et al. 2021)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ class UNet(nn.Module):
     512-filter bottleneck after five 2× poolings (128 px → 4 px); the decoder mirrors it
     with skip concatenation; a 1×1 linear conv gives the output.
 
-    ``se=True`` adds squeeze-and-excitation to every block (the SE-U-Net of Yu et al. 2021);
-    ``tanh=True`` bounds the output to [−1, 1] (targets scaled to that range).
+    ``upsample="nearest", batch_norm=False`` is Sun et al.'s form (parameter-free
+    upsampling; plain conv → ReLU as in Ronneberger et al.); ``"transpose"`` with batch norm
+    is the form of Yu et al.'s networks. ``se=True`` adds squeeze-and-excitation to every
+    block (SE-U-Net); ``tanh=True`` bounds the output to [−1, 1] (targets scaled to that
+    range).
 
     Input ``(B, C, H, W)`` with H, W divisible by ``2^depth``; output ``(B, 1, H, W)``.
     """
@@ -30,6 +34,8 @@ class UNet(nn.Module):
         dropout: float = 0.1,
         se: bool = False,
         tanh: bool = False,
+        upsample: str = "transpose",
+        batch_norm: bool = True,
     ) -> None:
         super().__init__()
         self.tanh = tanh
@@ -39,13 +45,15 @@ class UNet(nn.Module):
         self.down = nn.ModuleList()
         c = self.stage1.out_channels
         for w in widths[:-1]:
-            self.down.append(ConvBlock(c, w, se=se))
+            self.down.append(ConvBlock(c, w, se=se, batch_norm=batch_norm))
             c = w
-        self.bottleneck = nn.Sequential(ConvBlock(c, widths[-1], se=se), nn.Dropout2d(dropout))
+        self.bottleneck = nn.Sequential(
+            ConvBlock(c, widths[-1], se=se, batch_norm=batch_norm), nn.Dropout2d(dropout)
+        )
         self.up = nn.ModuleList()
         c = widths[-1]
         for w in reversed(widths[:-1]):
-            self.up.append(Up(c, w, w, se=se))
+            self.up.append(Up(c, w, w, se=se, mode=upsample, batch_norm=batch_norm))
             c = w
         self.drop = nn.Dropout2d(dropout)
         self.head = nn.Conv2d(c, 1, 1)

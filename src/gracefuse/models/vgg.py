@@ -1,9 +1,12 @@
-"""VGG16 encoder with ImageNet transfer learning (Sun et al. 2019) and a U-shaped decoder.
+"""VGG16 with ImageNet transfer learning (Sun et al. 2019), as published and with a U-shaped
+decoder (ours).
 
 torchvision is not required: the VGG16 convolutional layers are built here with the same
 layout and parameter names (``features.N.weight``) as torchvision's ``vgg16``, so its
 ImageNet checkpoint (``vgg16-397923af.pth``) loads directly from a local file or from the
-torch hub cache. Nothing is downloaded.
+torch hub cache. Nothing is downloaded (nothing can be, on machines without a network):
+without that file the paper's model cannot be built, and its architecture trained from
+scratch is reported as ``vgg16_scratch``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ log = logging.getLogger(__name__)
 #: torchvision's configuration "D" (VGG16): numbers are conv widths, "M" a 2× max-pool
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 VGG16_FILE = "vgg16-397923af.pth"
+#: ImageNet channel statistics (RGB) that VGG16's weights expect
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def vgg16_features() -> nn.Sequential:
@@ -46,12 +52,73 @@ def find_vgg16_weights(path: str | os.PathLike | None = None) -> Path | None:
     return hub if hub.exists() else None
 
 
-class VGG16UNet(nn.Module):
-    """Stage I (→ 3 channels) → VGG16 conv blocks (frozen when pretrained) → decoder.
+def load_vgg16_features(features: nn.Sequential, weights: Path) -> None:
+    """Load torchvision's ImageNet weights of the 13 conv layers (``features.*``)."""
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    feats = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
+    features.load_state_dict(feats)
 
-    The decoder upsamples with transpose convs and concatenates the output of each VGG
-    block (a U-Net with a VGG16 encoder); only Stage I and the decoder train when the
-    ImageNet weights are loaded. Input H, W divisible by 32.
+
+class ImageNetInput(nn.Module):
+    """Stage I output (3 channels) as an ImageNet image: squashed to [0, 1] by a sigmoid,
+    then normalised with ImageNet's channel means and standard deviations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (torch.sigmoid(x) - self.mean) / self.std
+
+
+class VGG16Dense(nn.Module):
+    """Sun et al.'s VGG16 model: Stage I (→ 3 channels) → ImageNet input normalisation →
+    the 13 VGG16 conv layers with ImageNet weights, frozen → flatten → one dense layer →
+    reshape to the ``H × W`` map.
+
+    With ``pretrained=None`` (``vgg16_scratch``) every layer trains from random weights.
+    The dense layer has ``512·(H/32)·(W/32) × H·W`` weights: 0.5 M at 32×32, 134 M at
+    128×128 (as published). Input H, W divisible by 32.
+    """
+
+    def __init__(
+        self,
+        n_predictors: int,
+        months: int,
+        size: tuple[int, int],
+        pretrained: str | os.PathLike | None = None,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.size = size
+        self.stage1 = StageI(n_predictors, months, out_channels=3)
+        self.imagenet = ImageNetInput()
+        self.features = vgg16_features()
+        self.pretrained = pretrained is not None
+        if pretrained is not None:
+            weights = find_vgg16_weights(pretrained)
+            if weights is None:
+                raise FileNotFoundError(f"VGG16 ImageNet weights not found: {pretrained}")
+            load_vgg16_features(self.features, weights)
+            for p in self.features.parameters():
+                p.requires_grad_(False)
+        flat = 512 * (size[0] // 32) * (size[1] // 32)
+        self.drop = nn.Dropout(dropout)
+        self.dense = nn.Linear(flat, size[0] * size[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.features(self.imagenet(self.stage1(x)))
+        out = self.dense(self.drop(z.flatten(1)))
+        return out.view(x.shape[0], 1, *self.size)
+
+
+class VGG16UNet(nn.Module):
+    """Ours (``vgg16_unet``): Stage I (→ 3 channels) → VGG16 conv blocks (frozen when
+    pretrained) → a decoder that upsamples with transpose convs and concatenates the output
+    of each VGG block (a U-Net with a VGG16 encoder) instead of the paper's dense layer;
+    only Stage I and the decoder train when the ImageNet weights are loaded. Input H, W
+    divisible by 32.
     """
 
     def __init__(
@@ -69,11 +136,7 @@ class VGG16UNet(nn.Module):
         self.pretrained = False
         weights = find_vgg16_weights(pretrained)
         if weights is not None:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            feats = {
-                k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")
-            }
-            self.features.load_state_dict(feats)
+            load_vgg16_features(self.features, weights)
             self.pretrained = True
             if freeze:
                 for p in self.features.parameters():

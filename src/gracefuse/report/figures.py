@@ -19,9 +19,16 @@ from gracefuse.io import atomic_path  # noqa: E402
 COLORS = {
     "grace": "black",
     "lsm": "tab:orange",
-    "segnet": "tab:blue",
+    "segnet_lite": "tab:blue",
+    "segnet_pool": "tab:cyan",
     "unet": "tab:green",
     "vgg16": "tab:purple",
+    "vgg16_scratch": "tab:purple",
+    "vgg16_unet": "tab:pink",
+    "ridge+segnet_pool": "tab:red",
+    "cell_ridge": "tab:brown",
+    "lsm_regression": "tab:olive",
+    "climatology_trend": "tab:gray",
 }
 
 

@@ -12,10 +12,10 @@ import xarray as xr
 
 from gracefuse.evaluate.metrics import pearson_r, rmse
 from gracefuse.io import write_text
+from gracefuse.methods.reconstruction.baselines import BASELINES
+from gracefuse.report.comparison import comparison_section
 from gracefuse.report.figures import _map, region, save
 from gracefuse.report.htmlpage import figure_html, page, table_html
-
-BASELINE_NAMES = ("persistence", "climatology_trend", "linear_interp", "lsm_regression")
 
 
 def _da(a: np.ndarray, like: xr.DataArray) -> xr.DataArray:
@@ -65,10 +65,10 @@ def region_shaded(
                 lw=0,
                 label=label if k == idx[0] else None,
             )
-    if reference and "reference" in grid:
+    if reference and result.data.reference is not None:
         ax.plot(
             times,
-            region(grid["reference"], mask),
+            region(_da(result.data.reference, like), mask),
             color="0.5",
             lw=1,
             label="GRACE-like truth (twin)",
@@ -108,10 +108,8 @@ def example_fills(result, path: Path) -> Path:
     return save(fig, path)
 
 
-def write_reconstruction_report(out: Path, result, info: dict) -> Path:
-    """Figures and ``report.html`` of a reconstruction run."""
-    figdir = out / "figures"
-    learned = [m for m in result.parameters]
+def _figures(result, figdir: Path, learned: list[str]) -> list[tuple[Path, str]]:
+    """Yu et al.'s Figs. 11, 12 and 17 and example filled months."""
     figs = [
         (
             cc_rmse_maps(result, figdir / "fig11_cc_rmse_maps.png"),
@@ -144,47 +142,72 @@ def write_reconstruction_report(out: Path, result, info: dict) -> Path:
                 "Fig. 17 — reconstruction before 2002 (scored against the twin's truth).",
             )
         )
-    t = result.table
-    wide = t[t.scale.isin(["region", "grid_median"])].pivot_table(
-        index=["split", "model"], columns=["scale", "metric"], values="value"
-    )
+    return figs
+
+
+def _rmse_verdicts(t, learned: list[str]) -> list[str]:
+    """HTML list items: each network against the best baseline in grid-median RMSE."""
+    wide = t[t.scale.isin(["region", "grid_median"]) & ~t.metric.str.startswith("nse_gain")]
+    wide = wide.pivot_table(index=["split", "model"], columns=["scale", "metric"], values="value")
     verdicts = []
     for split in ("hidden_block", "hidden_single", "test", "forecast_1m"):
         sub = t[(t.split == split) & (t.scale == "grid_median") & (t.metric == "rmse")]
         if sub.empty:
             continue
-        base = sub[sub.model.isin(BASELINE_NAMES)]
+        base = sub[sub.model.isin(BASELINES)]
         for name in learned:
             row = sub[sub.model == name]
             if row.empty or base.empty:
                 continue
             best_base = base.sort_values("value").iloc[0]
             beats = float(row.value.iloc[0]) < float(best_base.value)
+            style = "" if beats else ' style="color:#a00"'
             verdicts.append(
-                f"<li>{html.escape(split)}: <b>{html.escape(name)}</b> "
+                f"<li{style}>{html.escape(split)}: "
+                f"<b>{html.escape(name)}</b> "
                 f"{'beats' if beats else 'does <b>not</b> beat'} the best baseline "
                 f"({html.escape(best_base.model)}, grid-median RMSE {best_base.value:.1f} mm vs "
                 f"{float(row.value.iloc[0]):.1f} mm)</li>"
             )
+    return verdicts
+
+
+def write_reconstruction_report(out: Path, result, info: dict) -> Path:
+    """Figures and ``report.html`` of a reconstruction run."""
+    learned = [m for m in result.parameters]
+    figs = _figures(result, out / "figures", learned)
+    t = result.table
+    verdicts = _rmse_verdicts(t, learned)
+    wide = t[t.scale.isin(["region", "grid_median"]) & ~t.metric.str.startswith("nse_gain")]
+    wide = wide.pivot_table(index=["split", "model"], columns=["scale", "metric"], values="value")
     cov = t[t.metric == "coverage95"].set_index(["model", "split"])[["value"]]
     params = t[t.scale == "model"].pivot_table(index="model", columns="metric", values="value")
     sections = [
         (
             "",
             f"<p>Recipe <b>{html.escape(info['recipe'])}</b> on {html.escape(info['source'])} "
-            f"data. Gaps are filled by <b>{html.escape(result.fill_model)}</b> (lowest grid-median "
-            "RMSE on the hidden block). Months: "
+            f"data. Gaps are filled by <b>{html.escape(result.fill_model)}</b>, the lowest "
+            "grid-median RMSE on the validation block (a block as long as the GRACE/GRACE-FO "
+            "gap that no model trained on; the reported hidden block played no part in the "
+            "choice). Test months are never an input of a scored prediction; the one-month-"
+            "ahead forecasts (forecast_1m) use the months before by design. Months: "
             + ", ".join(f"{k} {v}" for k, v in info["months"].items())
             + ".</p>",
         ),
-        ("Against the baselines", f"<ul>{''.join(verdicts)}</ul>"),
+        (
+            "Does each network beat the best baseline? (reported hidden block, NSE)",
+            comparison_section(result.comparison, "hidden_block"),
+        ),
+        ("… and on the test months (NSE)", comparison_section(result.comparison, "test")),
+        ("Against the baselines (grid-median RMSE)", f"<ul>{''.join(verdicts)}</ul>"),
         ("Skill against GRACE (hindcast: against the GRACE-like truth)", table_html(wide)),
         (
             "Coverage of the 95 % fill interval",
-            "<p>Months inside the training span get intervals calibrated on validation and "
-            "hidden months; months before or after it (hindcasts, the end of the record) get "
-            "wider ones calibrated on the test months at both ends. Each coverage below is "
-            "measured on months its interval was not calibrated on.</p>" + table_html(cov),
+            "<p>Months inside the training span get intervals calibrated on the validation "
+            "block and the hidden months (never on early-stopping months); months before or "
+            "after it (hindcasts, the end of the record) get wider ones calibrated on the test "
+            "months at both ends. Each coverage below is measured on months its interval was "
+            "not calibrated on.</p>" + table_html(cov),
         ),
         ("Parameters and seconds per training epoch", table_html(params)),
         ("Figures", "".join(figure_html(p, c) for p, c in figs)),

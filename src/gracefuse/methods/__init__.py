@@ -1,0 +1,2 @@
+"""Method families: one package each (fusion, reconstruction; hybrid, groundwater and
+downscaling follow)."""

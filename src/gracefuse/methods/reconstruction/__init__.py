@@ -1,0 +1,6 @@
+"""Reconstruction and gap filling (Yu et al. 2021): GRACE-like TWSA where GRACE is missing,
+from the LSM (SE-U-Net, Pix2Pix, DCAE) or from GRACE alone (ConvLSTM), beside baselines."""
+
+from gracefuse.methods.reconstruction.run import ReconResult, run_reconstruction
+
+__all__ = ["ReconResult", "run_reconstruction"]
