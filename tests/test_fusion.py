@@ -299,6 +299,6 @@ def test_bad_recipes_give_clear_errors(tmp_path, capsys):
 
 def test_builtin_recipes_load():
     twin = load_recipe("sun2019_twin")
-    assert {m.label for m in twin.models} == {"segnet_lite", "unet", "ridge+segnet_pool"}
+    assert {m.label for m in twin.models} == {"segnet_lite", "unet", "segnet_pool"}
     india = load_recipe("sun2019_india")
     assert india.data.kind == "files" and india.samples.image_size == 128

@@ -283,6 +283,40 @@ def test_filled_series_keeps_observed_months_and_flags_the_rest(recon):
     assert f.attrs["fill_model"] in set(f.model.values)
 
 
+def test_hindcast_is_filled_by_the_best_lsm_driven_model(recon):
+    """Months before GRACE's training span come from an LSM-driven model (a GRACE-only
+    model is validated next to GRACE months only), the one with the lowest RMSE on the
+    validation block; months inside the span from the fill model."""
+    out, res = recon
+    f = xr.open_dataset(out / "filled.nc")
+    hind = f.attrs["hindcast_model"]
+    assert hind == res.hindcast_model and hind != "convlstm" and hind in set(f.model.values)
+    val = res.table[
+        (res.table.split == "validation_block")
+        & (res.table.scale == "grid_median")
+        & (res.table.metric == "rmse")
+    ].set_index("model")["value"]
+    pool = [
+        m for m in val.index if m in {"seunet", "dcae", "pix2pix", "lsm_regression", "cell_ridge"}
+    ]
+    assert hind == val[pool].idxmin()
+    land = f.land_mask.astype(bool)
+    early = f.sel(time=slice("1998-01", "1998-12"))
+    np.testing.assert_allclose(
+        early.twsa.where(land).values,
+        early.twsa_reconstructed.sel(model=hind).where(land).values,
+        rtol=1e-5,
+        equal_nan=True,
+    )
+    gap = f.sel(time=slice("2017-07", "2018-05"))
+    np.testing.assert_allclose(
+        gap.twsa.where(land).values,
+        gap.twsa_reconstructed.sel(model=res.fill_model).where(land).values,
+        rtol=1e-5,
+        equal_nan=True,
+    )
+
+
 def test_reconstruction_recipes_load(tmp_path):
     r = load_recipe("yu2021_twin")
     assert r.method == "reconstruction" and r.data.start == "1979-01"

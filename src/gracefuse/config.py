@@ -106,7 +106,17 @@ class ReconstructionConfig(_Strict):
         description="recursive ConvLSTM predictions relax to the base with this e-folding "
         "horizon (months past the nearest observed month); 0: no damping",
     )
-    fill_model: str = Field("best", description="model that fills gaps: a name or 'best'")
+    fill_model: str = Field(
+        "best",
+        description="model that fills gaps inside GRACE's record: a name or 'best' (lowest "
+        "grid-median RMSE on the validation block)",
+    )
+    hindcast_model: str = Field(
+        "best",
+        description="model that fills months outside GRACE's training span (the hindcast): a "
+        "name or 'best' (the LSM-driven model with the lowest validation-block RMSE; GRACE-only "
+        "models drift away from GRACE, which an interior block cannot measure)",
+    )
     seed: int = 0
 
 

@@ -28,6 +28,8 @@ BASELINES = (
     "lsm_regression",
     "cell_ridge",
 )
+#: baselines driven by the LSM (they need no GRACE month nearby)
+LSM_BASELINES = ("lsm_regression", "cell_ridge")
 
 
 def baseline_predictions(

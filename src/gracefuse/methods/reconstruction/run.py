@@ -2,7 +2,8 @@
 
 Writes ``config.toml``, ``metrics.csv`` (every model and baseline on every role),
 ``comparison.csv`` (each network against the best baseline, with significance),
-``filled.nc`` (GRACE where observed, the fill model elsewhere, with 95 % bounds),
+``filled.nc`` (GRACE where observed; inside GRACE's record the fill model, outside it the
+hindcast model; with 95 % bounds),
 figures, ``report.html`` and ``run_info.json``.
 """
 
@@ -25,7 +26,11 @@ from gracefuse.errors import InputError
 from gracefuse.evaluate.compare import compare_to_baselines, comparison_rows
 from gracefuse.evaluate.regions import skill_rows
 from gracefuse.io import write_netcdf, write_text
-from gracefuse.methods.reconstruction.baselines import BASELINES, baseline_predictions
+from gracefuse.methods.reconstruction.baselines import (
+    BASELINES,
+    LSM_BASELINES,
+    baseline_predictions,
+)
 from gracefuse.methods.reconstruction.convlstm import convlstm_all
 from gracefuse.methods.reconstruction.image import train_image_model
 from gracefuse.methods.reconstruction.intervals import FillIntervals, fill_intervals
@@ -58,6 +63,7 @@ class ReconResult:
     fill_model: str
     filled: xr.Dataset
     data: ReconData
+    hindcast_model: str = ""
 
 
 def load_recon_data(recipe, multiple: int = 16) -> ReconData:
@@ -126,6 +132,36 @@ def choose_fill_model(table: pd.DataFrame, names: list[str], split: str) -> str:
     return str(sub.sort_values("value").model.iloc[0])
 
 
+def choose_models(table, predictions, lsm_driven, rc, splits) -> tuple[str, str]:
+    """The fill model (gaps inside the training span) and the hindcast model (outside it).
+
+    Both are chosen on the validation block (the training months where there is none). The
+    hindcast model is chosen among LSM-driven models only: a GRACE-only model is good next
+    to GRACE months, and an interior block says nothing of how it drifts years away from
+    them. Without LSM-driven models the fill model does both.
+    """
+    role = "validation_block" if len(splits.validation_block) else "train"
+    chosen = []
+    for setting, pool in (
+        (rc.fill_model, [m for m in predictions if m != "lsm"]),
+        (rc.hindcast_model, [m for m in predictions if m in lsm_driven]),
+    ):
+        if setting == "best":
+            chosen.append(choose_fill_model(table, pool, role) if pool else chosen[0])
+        elif setting in predictions:
+            chosen.append(setting)
+        else:
+            raise InputError(None, f"fill model {setting!r} was not trained in this recipe")
+    return chosen[0], chosen[1]
+
+
+def combined_intervals(inside: FillIntervals, outside: FillIntervals) -> FillIntervals:
+    """Interior bounds (and coverage) of the fill model, exterior ones of the hindcast model."""
+    cov = {k: v for k, v in inside.coverage.items() if k in ("hidden_single", "hidden_block")}
+    cov |= {k: v for k, v in outside.coverage.items() if k in ("test", "hindcast")}
+    return FillIntervals(interior=inside.interior, exterior=outside.exterior, coverage=cov)
+
+
 def _comparison(predictions, grace, grid, splits) -> pd.DataFrame:
     mask = grid["land_mask"].values
     w = cell_area(grid["lat"].values, grid["lon"].values).values
@@ -138,12 +174,16 @@ def _comparison(predictions, grace, grid, splits) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def _filled(data, grace, product, fill_model, intervals: FillIntervals, splits, learned):
-    """``filled.nc``: GRACE where observed, the fill model elsewhere, with 95 % bounds, and
-    the reconstruction of every model in ``learned`` (the fill model among them)."""
+def _filled(data, grace, product, models: tuple[str, str], intervals, splits, learned):
+    """``filled.nc``: GRACE where observed; elsewhere the fill model inside the training span
+    and the hindcast model outside it (``models``), with 95 % bounds, and the reconstruction
+    of every model in ``learned`` (both among them)."""
     grid, mask = data.grid, data.grid["land_mask"].values
     flag = ~np.isfinite(grace) & mask[None]
-    complete = np.where(flag, product[fill_model], grace)
+    t = np.arange(len(grid["time"]))
+    inside = ((t >= splits.train.min()) & (t <= splits.train.max()))[:, None, None]
+    fill = np.where(inside, product[models[0]], product[models[1]])
+    complete = np.where(flag, fill, grace)
     band = np.where(flag, intervals.halfwidth(len(grid["time"]), splits.train), 0.0)
     dims = ("time", "lat", "lon")
     ds = xr.Dataset(
@@ -163,7 +203,8 @@ def _filled(data, grace, product, fill_model, intervals: FillIntervals, splits, 
     ds = ds.sel(lat=data.original["lat"], lon=data.original["lon"])
     ds.attrs = {
         "title": "gracefuse gap-filled and reconstructed TWSA (Yu et al. 2021)",
-        "fill_model": fill_model,
+        "fill_model": models[0],
+        "hindcast_model": models[1],
         "source_product": "gracefuse_fill",
         "anomaly_baseline": "2004-01..2009-12",
     }
@@ -202,35 +243,35 @@ def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = T
     forecasts = {**ahead, **base_ahead}
     rows = _skill_table(predictions, forecasts, grace, data.reference, splits, grid)
     table = pd.DataFrame(rows + _model_rows(info), columns=COLUMNS)
-    candidates = [m for m in predictions if m != "lsm"]
-    if rc.fill_model == "best":
-        role = "validation_block" if len(splits.validation_block) else "train"
-        fill_model = choose_fill_model(table, candidates, role)
-    elif rc.fill_model in predictions:
-        fill_model = rc.fill_model
-    else:
-        raise InputError(None, f"fill_model {rc.fill_model!r} was not trained in this recipe")
+    lsm_driven = [m.name for m in recipe.models if m.name != "convlstm"] + list(LSM_BASELINES)
+    fill_model, hindcast_model = choose_models(table, predictions, lsm_driven, rc, splits)
     product.update({k: v for k, v in predictions.items() if k not in product})
-    intervals = fill_intervals(predictions[fill_model], grace, splits, data.reference)
+    intervals = combined_intervals(
+        *(fill_intervals(predictions[m], grace, splits, data.reference)
+          for m in (fill_model, hindcast_model))
+    )  # fmt: skip
     rows += [
-        dict(model=fill_model, split=s, scale="grid", metric="coverage95", value=v)
+        dict(model=fill_model if s.startswith("hidden") else hindcast_model, split=s,
+             scale="grid", metric="coverage95", value=v)
         for s, v in intervals.coverage.items()
-    ]
+    ]  # fmt: skip
     comparison = _comparison(predictions, grace, grid, splits)
     table = pd.DataFrame(rows + comparison_rows(comparison) + _model_rows(info), columns=COLUMNS)
     write_text(out / "metrics.csv", table.to_csv(index=False, float_format="%.6g"))
     write_text(out / "comparison.csv", comparison.to_csv(index=False, float_format="%.6g"))
-    kept = learned + ([fill_model] if fill_model not in learned else [])
-    filled = _filled(data, grace, product, fill_model, intervals, splits, kept)
+    kept = learned + [m for m in dict.fromkeys((fill_model, hindcast_model)) if m not in learned]
+    models = (fill_model, hindcast_model)
+    filled = _filled(data, grace, product, models, intervals, splits, kept)
     write_netcdf(filled, out / "filled.nc")
     result = ReconResult(
         predictions, forecasts, {k: v["parameters"] for k, v in info.items()},
-        splits, table, comparison, fill_model, filled, data,
+        splits, table, comparison, fill_model, filled, data, hindcast_model,
     )  # fmt: skip
     run_info = {
         "recipe": recipe.name,
         "source": data.source,
         "fill_model": fill_model,
+        "hindcast_model": hindcast_model,
         "fill_model_chosen_on": "validation_block" if len(splits.validation_block) else "train",
         "seconds_per_epoch": {k: round(v["seconds_per_epoch"], 2) for k, v in info.items()},
         "parameters": {k: v["parameters"] for k, v in info.items()},
