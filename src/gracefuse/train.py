@@ -117,6 +117,101 @@ def evaluate_loss(
     return total / n
 
 
+@dataclass
+class _Loop:
+    """The mutable state of one :func:`fit` call (what a checkpoint holds)."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    ema: nn.Module | None
+    adversarial: object | None
+    fingerprint: str
+    best_state: dict
+    bad: int = 0
+    start_epoch: int = 0
+
+    @property
+    def judged(self) -> nn.Module:
+        """The averaged weights (EMA) when kept: what is validated, kept as best, returned."""
+        return self.ema if self.ema is not None else self.model
+
+    def state(self, result: FitResult, epoch: int, done: bool) -> dict:
+        """Everything ``last.pt`` holds after ``epoch``."""
+        return {
+            "fingerprint": self.fingerprint,
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
+            "adversarial": None if self.adversarial is None else self.adversarial.state_dict(),
+            "best_state": self.best_state,
+            "best_epoch": result.best_epoch,
+            "best_loss": result.best_loss,
+            "bad_epochs": self.bad,
+            "history": result.history,
+            "stopped_early": result.stopped_early,
+            "done": done,
+        }
+
+
+def _resume(loop: _Loop, last: Path, device, n_epochs: int, result: FitResult, label: str):
+    """Load ``last.pt`` into ``loop`` and ``result`` if it belongs to this run."""
+    state = torch.load(last, map_location=device, weights_only=False)
+    if state.get("fingerprint") != loop.fingerprint:
+        log.warning(
+            "%s: checkpoint in %s belongs to another run; starting over", label, last.parent
+        )
+        return
+    loop.model.load_state_dict(state["model"])
+    loop.opt.load_state_dict(state["optimizer"])
+    if loop.ema is not None and state.get("ema") is not None:
+        loop.ema.load_state_dict(state["ema"])
+    if loop.adversarial is not None and state.get("adversarial") is not None:
+        loop.adversarial.load_state_dict(state["adversarial"])
+    loop.best_state = state["best_state"]
+    result.history = state["history"]
+    result.best_epoch, result.best_loss = state["best_epoch"], state["best_loss"]
+    loop.bad, loop.start_epoch = state["bad_epochs"], state["epoch"] + 1
+    result.resumed_from = state["epoch"]
+    result.stopped_early = state.get("stopped_early", False)
+    log.info("%s: resuming after epoch %d", label, state["epoch"])
+    if state.get("done"):
+        loop.start_epoch = n_epochs
+
+
+def _train_epoch(loop: _Loop, x, y, train_idx, loss_fn: LossFn, cfg: TrainConfig, epoch: int):
+    """One pass over the training months; returns the mean training loss."""
+    torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout draws of this epoch
+    gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
+    model, adversarial = loop.model, loop.adversarial
+    model.train()
+    losses = []
+    for b in _batches(train_idx, cfg.batch_size, gen, shuffle=True):
+        tb = torch.as_tensor(b, device=x.device)
+        loop.opt.zero_grad(set_to_none=True)
+        pred = model(x[tb]).squeeze(1)
+        loss = loss_fn(pred, y[tb])
+        if adversarial is not None:
+            adversarial.discriminator_step(x[tb], pred, y[tb])
+            loss = loss + adversarial.generator_loss(x[tb], pred, y[tb])
+        loss.backward()
+        loop.opt.step()
+        if loop.ema is not None:
+            _ema_update(loop.ema, model, cfg.ema_decay)
+        losses.append(loss.detach().item())
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+def _progress(progress: bool) -> Progress:
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    ]
+    return Progress(*columns, disable=not progress, transient=False)
+
+
 def fit(
     model: nn.Module,
     x: torch.Tensor,
@@ -152,121 +247,49 @@ def fit(
         Its state travels in the checkpoint too.
     """
     n_epochs = epochs or cfg.epochs
-    opt = _optimizer(model, cfg)
-    # the averaged weights (EMA) are what gets validated, kept as best and returned
-    ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
-    judged = ema if ema is not None else model
-    result = FitResult()
-    best_state = copy.deepcopy(model.state_dict())
-    bad = 0
-    start_epoch = 0
     fp = fingerprint(model, cfg, {"epochs": n_epochs, "n_train": int(len(train_idx))})
+    ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
+    loop = _Loop(
+        model, _optimizer(model, cfg), ema, adversarial, fp, copy.deepcopy(model.state_dict())
+    )
+    result = FitResult()
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
     if ckpt is not None:
         ckpt.mkdir(parents=True, exist_ok=True)
-        last = ckpt / "last.pt"
-        if last.exists():
-            state = torch.load(last, map_location=x.device, weights_only=False)
-            if state.get("fingerprint") == fp:
-                model.load_state_dict(state["model"])
-                opt.load_state_dict(state["optimizer"])
-                if ema is not None and state.get("ema") is not None:
-                    ema.load_state_dict(state["ema"])
-                if adversarial is not None and state.get("adversarial") is not None:
-                    adversarial.load_state_dict(state["adversarial"])
-                best_state = state["best_state"]
-                result.history = state["history"]
-                result.best_epoch, result.best_loss = state["best_epoch"], state["best_loss"]
-                bad, start_epoch = state["bad_epochs"], state["epoch"] + 1
-                result.resumed_from = state["epoch"]
-                result.stopped_early = state.get("stopped_early", False)
-                log.info("%s: resuming after epoch %d", label, state["epoch"])
-                if state.get("done"):
-                    start_epoch = n_epochs
-            else:
-                log.warning(
-                    "%s: checkpoint in %s belongs to another run; starting over", label, ckpt
-                )
-
+        if (ckpt / "last.pt").exists():
+            _resume(loop, ckpt / "last.pt", x.device, n_epochs, result, label)
     stop_idx = val_idx if len(val_idx) else train_idx
     t0 = time.perf_counter()
-    columns = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        task = bar.add_task(label, total=n_epochs, completed=start_epoch, info="")
-        ran = 0
-        for epoch in range(start_epoch, n_epochs):
+    with _progress(progress) as bar:
+        task = bar.add_task(label, total=n_epochs, completed=loop.start_epoch, info="")
+        for ran, epoch in enumerate(range(loop.start_epoch, n_epochs), start=1):
             if result.stopped_early:
                 break
-            torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout draws of this epoch
-            gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
-            model.train()
-            losses = []
             t_epoch = time.perf_counter()
-            for b in _batches(train_idx, cfg.batch_size, gen, shuffle=True):
-                tb = torch.as_tensor(b, device=x.device)
-                opt.zero_grad(set_to_none=True)
-                pred = model(x[tb]).squeeze(1)
-                loss = loss_fn(pred, y[tb])
-                if adversarial is not None:
-                    adversarial.discriminator_step(x[tb], pred, y[tb])
-                    loss = loss + adversarial.generator_loss(x[tb], pred, y[tb])
-                loss.backward()
-                opt.step()
-                if ema is not None:
-                    _ema_update(ema, model, cfg.ema_decay)
-                losses.append(loss.detach().item())
-            train_loss = float(np.mean(losses)) if losses else float("nan")
-            val_loss = evaluate_loss(judged, x, y, stop_idx, loss_fn, cfg.batch_size)
+            train_loss = _train_epoch(loop, x, y, train_idx, loss_fn, cfg, epoch)
+            val_loss = evaluate_loss(loop.judged, x, y, stop_idx, loss_fn, cfg.batch_size)
+            seconds = time.perf_counter() - t_epoch
             result.history.append(
-                {
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "val_loss": val_loss,
-                    "seconds": time.perf_counter() - t_epoch,
-                }
+                {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": seconds}
             )
             if val_loss < result.best_loss - 1e-6:
-                result.best_loss, result.best_epoch, bad = val_loss, epoch, 0
-                best_state = copy.deepcopy(judged.state_dict())
+                result.best_loss, result.best_epoch, loop.bad = val_loss, epoch, 0
+                loop.best_state = copy.deepcopy(loop.judged.state_dict())
             else:
-                bad += 1
-            result.stopped_early = bad >= cfg.patience
+                loop.bad += 1
+            result.stopped_early = loop.bad >= cfg.patience
             done = result.stopped_early or epoch == n_epochs - 1
             if ckpt is not None:
-                _save(
-                    {
-                        "fingerprint": fp,
-                        "epoch": epoch,
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "ema": None if ema is None else ema.state_dict(),
-                        "adversarial": None if adversarial is None else adversarial.state_dict(),
-                        "best_state": best_state,
-                        "best_epoch": result.best_epoch,
-                        "best_loss": result.best_loss,
-                        "bad_epochs": bad,
-                        "history": result.history,
-                        "stopped_early": result.stopped_early,
-                        "done": done,
-                    },
-                    ckpt / "last.pt",
-                )
+                _save(loop.state(result, epoch, done), ckpt / "last.pt")
                 if result.best_epoch == epoch:
-                    _save(
-                        {"fingerprint": fp, "model": best_state, "epoch": epoch}, ckpt / "best.pt"
-                    )
+                    best = {"fingerprint": fp, "model": loop.best_state, "epoch": epoch}
+                    _save(best, ckpt / "best.pt")
             bar.update(task, advance=1, info=f"loss {train_loss:.3f} val {val_loss:.3f}")
-            ran += 1
             if stop_after is not None and ran >= stop_after and not done:
                 result.epochs_run = len(result.history)
                 result.seconds = time.perf_counter() - t0
                 return result
-    model.load_state_dict(best_state)
+    model.load_state_dict(loop.best_state)
     result.epochs_run = len(result.history)
     result.seconds = time.perf_counter() - t0
     return result

@@ -221,59 +221,10 @@ def open_grace(
     p = Path(path)
     raw = open_netcdf(p, decode_times=False, chunks=chunks)
     product = detect_product(raw)
-    name = variable or find_variable(raw, TWS_NAMES, p, "water-storage")
-    if name not in raw.variables:
-        raise InputError(p, "variable not found in file", name)
-    if not {"time"} <= set(raw[name].dims) or raw[name].ndim != 3:
-        raise InputError(p, f"expected dims (time, lat, lon), got {raw[name].dims}", name)
-    epochs, mids = _decode_times(raw, p)
-    if not epochs.is_monotonic_increasing:
-        raise InputError(p, "time values are not increasing", "time")
-    if epochs.has_duplicates:
-        raise InputError(p, "duplicated time values", "time")
-    months, notes = assign_calendar_months(epochs, mids)
-
-    ds = xr.Dataset(coords={"time": raw["time"].values})
-    ds["twsa"] = as_mm(raw[name], p, "terrestrial water storage anomaly")
-    unc = next((u for u in UNCERTAINTY_NAMES if u in raw.variables), None)
-    if unc is not None:
-        ds["twsa_uncertainty"] = as_mm(raw[unc], p, "TWSA uncertainty (1 sigma)")
-    ds = standardize_coords(ds)
-
-    sf_source = scale_factors
-    if sf_source is None:
-        sf_name = next((s for s in SCALE_FACTOR_NAMES if s in raw.data_vars), None)
-        sf_source = raw[sf_name] if sf_name is not None else None
-    applied = False
-    if sf_source is not None and apply_scale_factors:
-        sf = _aux_field(sf_source, SCALE_FACTOR_NAMES, "gain factors", ds)
-        ds["twsa"] = (ds["twsa"] * sf).assign_attrs(ds["twsa"].attrs)
-        if "twsa_uncertainty" in ds:
-            ds["twsa_uncertainty"] = (ds["twsa_uncertainty"] * np.abs(sf)).assign_attrs(
-                ds["twsa_uncertainty"].attrs
-            )
-        applied = True
-
-    lm_source = land_mask
-    if lm_source is None:
-        lm_name = next((m for m in LAND_MASK_NAMES if m in raw.data_vars), None)
-        lm_source = raw[lm_name] if lm_name is not None else None
-    if lm_source is not None:
-        lm = _aux_field(lm_source, LAND_MASK_NAMES, "land mask", ds).fillna(0) > 0.5
-        ds["land_mask"] = lm.assign_attrs(long_name="land mask (true on land)")
-        for v in ("twsa", "twsa_uncertainty"):
-            if v in ds:
-                ds[v] = ds[v].where(lm)
-
-    # calendar months: average true duplicates, then place on the full monthly axis
-    ds = ds.assign_coords(time=months, grace_epoch=("time", epochs.values))
-    if pd.Index(months).has_duplicates:
-        epoch_first = ds["grace_epoch"].groupby("time").first()
-        ds = ds.drop_vars("grace_epoch").groupby("time").mean(keep_attrs=True)
-        ds = ds.assign_coords(grace_epoch=epoch_first)
-    full = pd.date_range(months.min(), months.max(), freq="MS")
-    missing = [f"{t:%Y-%m}" for t in full.difference(months)]
-    ds = ds.reindex(time=full)
+    ds, epochs, months, notes = _read_storage(raw, p, variable)
+    ds, applied = _apply_scale_factors(ds, raw, scale_factors, apply_scale_factors)
+    ds = _apply_land_mask(ds, raw, land_mask)
+    ds, missing = _on_calendar_months(ds, epochs, months)
     if box is not None:
         ds = crop(ds, box)
 
@@ -293,6 +244,79 @@ def open_grace(
         ds["twsa"].attrs["anomaly_baseline"] = ds.attrs["anomaly_baseline"]
     ds["grace_epoch"].attrs = {"long_name": "epoch of the GRACE solution"}
     return ds
+
+
+def _read_storage(raw: xr.Dataset, p: Path, variable: str | None):
+    """The storage (and uncertainty) in mm on standard coordinates, with each solution's
+    epoch and calendar month, and notes on how months were assigned."""
+    name = variable or find_variable(raw, TWS_NAMES, p, "water-storage")
+    if name not in raw.variables:
+        raise InputError(p, "variable not found in file", name)
+    if not {"time"} <= set(raw[name].dims) or raw[name].ndim != 3:
+        raise InputError(p, f"expected dims (time, lat, lon), got {raw[name].dims}", name)
+    epochs, mids = _decode_times(raw, p)
+    if not epochs.is_monotonic_increasing:
+        raise InputError(p, "time values are not increasing", "time")
+    if epochs.has_duplicates:
+        raise InputError(p, "duplicated time values", "time")
+    months, notes = assign_calendar_months(epochs, mids)
+
+    ds = xr.Dataset(coords={"time": raw["time"].values})
+    ds["twsa"] = as_mm(raw[name], p, "terrestrial water storage anomaly")
+    unc = next((u for u in UNCERTAINTY_NAMES if u in raw.variables), None)
+    if unc is not None:
+        ds["twsa_uncertainty"] = as_mm(raw[unc], p, "TWSA uncertainty (1 sigma)")
+    return standardize_coords(ds), epochs, months, notes
+
+
+def _apply_scale_factors(
+    ds: xr.Dataset, raw: xr.Dataset, scale_factors, apply: bool
+) -> tuple[xr.Dataset, bool]:
+    """Multiply by the gain factors (given, or a variable in the file) when ``apply``;
+    returns whether they were applied."""
+    if not apply:
+        return ds, False
+    sf_source = scale_factors
+    if sf_source is None:
+        sf_name = next((s for s in SCALE_FACTOR_NAMES if s in raw.data_vars), None)
+        sf_source = raw[sf_name] if sf_name is not None else None
+    if sf_source is None:
+        return ds, False
+    sf = _aux_field(sf_source, SCALE_FACTOR_NAMES, "gain factors", ds)
+    ds["twsa"] = (ds["twsa"] * sf).assign_attrs(ds["twsa"].attrs)
+    if "twsa_uncertainty" in ds:
+        ds["twsa_uncertainty"] = (ds["twsa_uncertainty"] * np.abs(sf)).assign_attrs(
+            ds["twsa_uncertainty"].attrs
+        )
+    return ds, True
+
+
+def _apply_land_mask(ds: xr.Dataset, raw: xr.Dataset, land_mask) -> xr.Dataset:
+    """Add ``land_mask`` (given, or a variable in the file) and blank cells off it."""
+    lm_source = land_mask
+    if lm_source is None:
+        lm_name = next((m for m in LAND_MASK_NAMES if m in raw.data_vars), None)
+        lm_source = raw[lm_name] if lm_name is not None else None
+    if lm_source is not None:
+        lm = _aux_field(lm_source, LAND_MASK_NAMES, "land mask", ds).fillna(0) > 0.5
+        ds["land_mask"] = lm.assign_attrs(long_name="land mask (true on land)")
+        for v in ("twsa", "twsa_uncertainty"):
+            if v in ds:
+                ds[v] = ds[v].where(lm)
+    return ds
+
+
+def _on_calendar_months(ds: xr.Dataset, epochs, months) -> tuple[xr.Dataset, list[str]]:
+    """Stamp each solution with its calendar month (averaging true duplicates) on the full
+    monthly axis; returns the months without a solution too."""
+    ds = ds.assign_coords(time=months, grace_epoch=("time", epochs.values))
+    if pd.Index(months).has_duplicates:
+        epoch_first = ds["grace_epoch"].groupby("time").first()
+        ds = ds.drop_vars("grace_epoch").groupby("time").mean(keep_attrs=True)
+        ds = ds.assign_coords(grace_epoch=epoch_first)
+    full = pd.date_range(months.min(), months.max(), freq="MS")
+    missing = [f"{t:%Y-%m}" for t in full.difference(months)]
+    return ds.reindex(time=full), missing
 
 
 def missing_months(ds: xr.Dataset, variable: str = "twsa") -> list[str]:
