@@ -58,6 +58,12 @@ class FitResult:
     seconds: float = 0.0
     stopped_early: bool = False
 
+    def finish(self, t0: float) -> FitResult:
+        """Record the epochs run and the wall time since ``t0`` (``time.perf_counter``)."""
+        self.epochs_run = len(self.history)
+        self.seconds = time.perf_counter() - t0
+        return self
+
     @property
     def seconds_per_epoch(self) -> float:
         """Median wall time of one epoch (training and validation), over every epoch run."""
@@ -286,13 +292,9 @@ def fit(
                     _save(best, ckpt / "best.pt")
             bar.update(task, advance=1, info=f"loss {train_loss:.3f} val {val_loss:.3f}")
             if stop_after is not None and ran >= stop_after and not done:
-                result.epochs_run = len(result.history)
-                result.seconds = time.perf_counter() - t0
-                return result
+                return result.finish(t0)
     model.load_state_dict(loop.best_state)
-    result.epochs_run = len(result.history)
-    result.seconds = time.perf_counter() - t0
-    return result
+    return result.finish(t0)
 
 
 def predict(
