@@ -160,7 +160,7 @@ def exponential_memory(a: np.ndarray, efolding: float) -> np.ndarray:
     return lfilter([1.0 - k], [1.0, -k], np.nan_to_num(np.asarray(a, dtype=float)), axis=0)
 
 
-def _stack_lags(a: np.ndarray, lags: int) -> np.ndarray:
+def stack_lags(a: np.ndarray, lags: int) -> np.ndarray:
     """``(T, H, W)`` → ``(T, lags+1, H, W)`` with month t, t−1, …; edge-padded at the start."""
     padded = np.concatenate([np.repeat(a[:1], lags, axis=0), a], axis=0)
     return np.stack([padded[lags - k : lags - k + a.shape[0]] for k in range(lags + 1)], axis=1)
@@ -197,7 +197,7 @@ def _predictor_blocks(ds: xr.Dataset, cfg: SamplesConfig, train, mask) -> list[n
                 a = exponential_memory(a - np.nanmean(a[train], axis=0), float(memory))
         mu, sd = _normaliser(a, train, mask, cfg.normalize == "cell")
         a = np.where(mask[None] & np.isfinite(a), (a - mu) / sd, 0.0)
-        blocks.append(_stack_lags(a, cfg.lags))
+        blocks.append(stack_lags(a, cfg.lags))
     return blocks
 
 

@@ -102,6 +102,11 @@ def _step(state: dict, f: dict, pump, prm: BucketParams, smax) -> dict:
 _BLOCK = 60
 
 
+def with_spinup(a: np.ndarray, n_spinup: int) -> np.ndarray:
+    """``a`` with its first ``n_spinup`` months repeated in front (spin-up of the stores)."""
+    return np.concatenate([a[:n_spinup], a])
+
+
 def simulate(
     precip: np.ndarray,
     tair_c: np.ndarray,

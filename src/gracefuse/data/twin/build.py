@@ -10,7 +10,7 @@ import xarray as xr
 
 from gracefuse.data.anomalies import monthly_index
 from gracefuse.data.grid import cell_area, regular_grid
-from gracefuse.data.twin.bucket import BucketParams, simulate
+from gracefuse.data.twin.bucket import BucketParams, simulate, with_spinup
 from gracefuse.data.twin.calibrate import CALIBRATION_SIZE, CalibrationWorld, calibrate_lsm
 from gracefuse.data.twin.config import SIM_START, SPINUP_YEARS, TwinConfig
 from gracefuse.data.twin.dataset import assemble
@@ -61,10 +61,7 @@ def _truth(cfg: TwinConfig, f: Forcing, smax, cmax, n_spin: int) -> dict[str, np
     pump = f.pump_shape * (1.0 + mean_recharge / max(cfg.depletion_mm_per_year, 1e-9))
     pump = np.concatenate([np.zeros_like(pump[:n_spin]), pump])
 
-    def spun(a: np.ndarray) -> np.ndarray:
-        return np.concatenate([a[:n_spin], a])
-
-    return simulate(spun(p), spun(t), pump, prm, n_spin)
+    return simulate(with_spinup(p, n_spin), with_spinup(t, n_spin), pump, prm, n_spin)
 
 
 def render(cfg: TwinConfig, size: int) -> Rendering:

@@ -12,10 +12,6 @@ from gracefuse.data.twin.config import TwinConfig
 from gracefuse.data.twin.geography import bumps
 
 
-def _attrs(units: str, long_name: str) -> dict:
-    return {"units": units, "long_name": long_name}
-
-
 def make_fine_grid(twin: xr.Dataset, factor: int | None = None) -> xr.Dataset:
     """Groundwater on a ``factor ×`` finer grid whose block means are the coarse field.
 
@@ -49,10 +45,14 @@ def make_fine_grid(twin: xr.Dataset, factor: int | None = None) -> xr.Dataset:
     da = da.where(mask_f)
     out = xr.Dataset(
         {
-            "gwsa_true": da.assign_attrs(_attrs("mm", "true groundwater storage anomaly (fine)")),
+            "gwsa_true": da.assign_attrs(
+                units="mm", long_name="true groundwater storage anomaly (fine)"
+            ),
             "aquifer_heterogeneity": xr.DataArray(
                 het, coords={"lat": lat, "lon": lon}, dims=("lat", "lon")
-            ).assign_attrs(_attrs("1", "fine aquifer heterogeneity (specific-yield modulation)")),
+            ).assign_attrs(
+                units="1", long_name="fine aquifer heterogeneity (specific-yield modulation)"
+            ),
             "land_mask": xr.DataArray(
                 mask_f, coords={"lat": lat, "lon": lon}, dims=("lat", "lon")
             ).assign_attrs(long_name="land mask (true on land)"),

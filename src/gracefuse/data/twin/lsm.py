@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from gracefuse.data.twin.bucket import BucketParams, simulate
+from gracefuse.data.twin.bucket import BucketParams, simulate, with_spinup
 from gracefuse.data.twin.geography import decimal_years
 
 #: decimal years over which the error trends act (the calibration window), and their origin
@@ -138,10 +138,14 @@ def run_lsm(
         keep=("sm", "snow", "canopy", "gw"),
     )
 
-    def spun(a: np.ndarray) -> np.ndarray:
-        return np.concatenate([a[:n_spinup], a])
-
     capacity = np.broadcast_to(capacity, (len(months), len(errors), 1))
-    out = simulate(spun(lsm_p), spun(tair[:, None]), None, prm, n_spinup, spun(capacity))
+    out = simulate(
+        with_spinup(lsm_p, n_spinup),
+        with_spinup(tair[:, None], n_spinup),
+        None,
+        prm,
+        n_spinup,
+        with_spinup(capacity, n_spinup),
+    )
     out["lsm_precip"] = lsm_p
     return out

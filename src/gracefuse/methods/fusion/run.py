@@ -31,7 +31,7 @@ from gracefuse.methods.fusion.evaluate import metrics_table, select_model
 from gracefuse.methods.fusion.outputs import predictions_dataset, well_correlations
 from gracefuse.methods.fusion.train import ModelRun, run_label, train_model
 from gracefuse.models import DOWNSAMPLING
-from gracefuse.samples import FusionSamples, _stack_lags, build_samples
+from gracefuse.samples import FusionSamples, build_samples, stack_lags
 from gracefuse.train import choose_device
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def _residual_inputs(samples: FusionSamples) -> tuple[np.ndarray, np.ndarray]:
     mu = float(np.nanmean(ridge[samples.train]))
     sd = float(np.nanstd(ridge[samples.train])) or 1.0
     z = np.where(samples.mask[None] & np.isfinite(ridge), (ridge - mu) / sd, 0.0)
-    return ridge, _stack_lags(z, samples.lags).astype(np.float32)
+    return ridge, stack_lags(z, samples.lags).astype(np.float32)
 
 
 def _train_all(recipe, samples, out, progress) -> list[ModelRun]:
