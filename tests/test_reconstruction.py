@@ -213,7 +213,9 @@ def recon(tmp_path_factory):
         name="tiny_fill",
         method="reconstruction",
         data=TwinSource(size=16, seed=0, start="1998-01", end="2019-12"),
-        reconstruction=ReconstructionConfig(sequence=8, forecast_months=24),
+        reconstruction=ReconstructionConfig(
+            sequence=8, forecast_months=24, hindcast_model="best_lsm"
+        ),
         train=TrainConfig(epochs=2, batch_size=16, mc_samples=0, num_threads=2),
         models=[
             ModelConfig(name="seunet", base_filters=4, depth=2),
@@ -284,9 +286,9 @@ def test_filled_series_keeps_observed_months_and_flags_the_rest(recon):
 
 
 def test_hindcast_is_filled_by_the_best_lsm_driven_model(recon):
-    """Months before GRACE's training span come from an LSM-driven model (a GRACE-only
-    model is validated next to GRACE months only), the one with the lowest RMSE on the
-    validation block; months inside the span from the fill model."""
+    """With ``hindcast_model = "best_lsm"`` months before GRACE's training span come from
+    the LSM-driven model with the lowest RMSE on the validation block; months inside the
+    span from the fill model."""
     out, res = recon
     f = xr.open_dataset(out / "filled.nc")
     hind = f.attrs["hindcast_model"]
@@ -472,3 +474,31 @@ def test_no_truth_reaches_the_reconstruction_inputs(monkeypatch):
         lsm_predictors(b.grid, splits, recipe.reconstruction),
     )
     assert not np.allclose(a.reference, b.reference, equal_nan=True)
+
+
+def test_hindcast_model_settings():
+    """``fill_model`` (the default) hindcasts with the fill model; ``best_lsm`` takes the best
+    LSM-driven model on the validation block; a name is taken as given."""
+    from gracefuse.methods.reconstruction.run import choose_models
+
+    table = pd.DataFrame(
+        [
+            dict(model=m, split="validation_block", scale="grid_median", metric="rmse", value=v)
+            for m, v in (("convlstm", 30.0), ("seunet", 32.0), ("cell_ridge", 31.0))
+        ]
+    )
+    predictions = dict.fromkeys(("lsm", "convlstm", "seunet", "cell_ridge"))
+    none = np.arange(0)
+    splits = Splits(none, none, none, none, none, none, validation_block=np.arange(3))
+    lsm_driven = ["seunet", "cell_ridge"]
+    for setting, expected in (
+        ("fill_model", "convlstm"),
+        ("best_lsm", "cell_ridge"),
+        ("seunet", "seunet"),
+    ):
+        rc = ReconstructionConfig(hindcast_model=setting)
+        assert choose_models(table, predictions, lsm_driven, rc, splits) == ("convlstm", expected)
+    with pytest.raises(InputError, match="not trained"):
+        choose_models(
+            table, predictions, lsm_driven, ReconstructionConfig(hindcast_model="x"), splits
+        )

@@ -164,8 +164,8 @@ def fill(
         for line in verdicts(comparison[comparison.split == "hidden_block"]):
             out.print(line, style="bold red" if line.startswith("⚠") else None)
     out.print(
-        f"gaps filled by {res.fill_model}, hindcast by {res.hindcast_model} (both chosen on the "
-        f"validation block); run folder {out_dir}"
+        f"gaps filled by {res.fill_model} (chosen on the validation block), hindcast by "
+        f"{res.hindcast_model}; run folder {out_dir}"
     )
 
 

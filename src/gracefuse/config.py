@@ -112,10 +112,11 @@ class ReconstructionConfig(_Strict):
         "grid-median RMSE on the validation block)",
     )
     hindcast_model: str = Field(
-        "best",
-        description="model that fills months outside GRACE's training span (the hindcast): a "
-        "name or 'best' (the LSM-driven model with the lowest validation-block RMSE; GRACE-only "
-        "models drift away from GRACE, which an interior block cannot measure)",
+        "fill_model",
+        description="model that fills months outside GRACE's training span (the hindcast): "
+        "'fill_model' (the same model as inside), 'best_lsm' (the LSM-driven model with the "
+        "lowest validation-block RMSE) or a name. No validation role measures hindcast skill "
+        "yet, so neither rule is known to be better (see the README)",
     )
     seed: int = 0
 

@@ -190,8 +190,7 @@ def write_reconstruction_report(out: Path, result, info: dict) -> Path:
             "grid-median RMSE on the validation block (a block as long as the GRACE/GRACE-FO "
             "gap that no model trained on; the reported hidden block played no part in the "
             "choice); months outside the training span (the hindcast) by "
-            f"<b>{html.escape(result.hindcast_model)}</b>, the best LSM-driven model on the "
-            "same block. Test months are never an input of a scored prediction; the one-month-"
+            f"<b>{html.escape(result.hindcast_model)}</b>. Test months are never an input of a scored prediction; the one-month-"
             "ahead forecasts (forecast_1m) use the months before by design. Months: "
             + ", ".join(f"{k} {v}" for k, v in info["months"].items())
             + ".</p>",

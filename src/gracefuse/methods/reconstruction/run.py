@@ -135,10 +135,10 @@ def choose_fill_model(table: pd.DataFrame, names: list[str], split: str) -> str:
 def choose_models(table, predictions, lsm_driven, rc, splits) -> tuple[str, str]:
     """The fill model (gaps inside the training span) and the hindcast model (outside it).
 
-    Both are chosen on the validation block (the training months where there is none). The
-    hindcast model is chosen among LSM-driven models only: a GRACE-only model is good next
-    to GRACE months, and an interior block says nothing of how it drifts years away from
-    them. Without LSM-driven models the fill model does both.
+    ``"best"`` (fill model) and ``"best_lsm"`` (hindcast model, among LSM-driven models
+    only) are chosen on the validation block (the training months where there is none);
+    ``"fill_model"`` hindcasts with the fill model. Without LSM-driven models ``"best_lsm"``
+    falls back to the fill model.
     """
     role = "validation_block" if len(splits.validation_block) else "train"
     chosen = []
@@ -146,7 +146,9 @@ def choose_models(table, predictions, lsm_driven, rc, splits) -> tuple[str, str]
         (rc.fill_model, [m for m in predictions if m != "lsm"]),
         (rc.hindcast_model, [m for m in predictions if m in lsm_driven]),
     ):
-        if setting == "best":
+        if setting == "fill_model" and chosen:
+            chosen.append(chosen[0])
+        elif setting in ("best", "best_lsm"):
             chosen.append(choose_fill_model(table, pool, role) if pool else chosen[0])
         elif setting in predictions:
             chosen.append(setting)
