@@ -188,3 +188,67 @@ def test_ema_weights_are_checkpointed_and_resume_exactly(tmp_path):
         progress=False,
     )
     assert not torch.allclose(plain.head.weight, with_ema.head.weight)  # EMA changes the result
+
+
+def test_a_checkpoint_of_other_data_is_never_resumed(tmp_path, caplog):
+    """Same architecture and settings, different samples (another twin seed, box or file):
+    the fingerprint differs, so training starts fresh and says so."""
+    cfg = TrainConfig(epochs=3, lr=1e-3, batch_size=8, patience=50, mc_samples=0)
+    x, y = _toy()
+    train, val = np.arange(32), np.arange(32, 40)
+    fit(_fresh(), x, y, train, val, _loss, cfg, tmp_path, progress=False)
+    again = fit(_fresh(), x, y, train, val, _loss, cfg, tmp_path, progress=False)
+    assert again.resumed_from == 2  # the same run resumes (and has nothing left to do)
+    x2 = x.clone()
+    x2[0, 0, 0, 0] += 1e-3  # one value of one sample differs
+    with caplog.at_level("WARNING", logger="gracefuse.train"):
+        other = fit(_fresh(), x2, y, train, val, _loss, cfg, tmp_path, progress=False)
+    assert other.resumed_from is None and other.epochs_run == cfg.epochs
+    assert "starting fresh" in caplog.text
+    moved = fit(_fresh(), x, y, train[:-1], val, _loss, cfg, tmp_path, progress=False)
+    assert moved.resumed_from is None  # another split is another run too
+
+
+def test_a_planted_pickle_never_runs(tmp_path, caplog):
+    """``last.pt`` is loaded with weights_only=True: a pickle that would run a command is
+    refused, reported, and training starts fresh."""
+    import os
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    ckpt = tmp_path / "run"
+    ckpt.mkdir()
+    (ckpt / "last.pt").write_bytes(pickle.dumps({"fingerprint": Payload()}))
+    cfg = TrainConfig(epochs=2, lr=1e-3, batch_size=8, patience=50, mc_samples=0)
+    x, y = _toy()
+    with caplog.at_level("WARNING", logger="gracefuse.train"):
+        res = fit(
+            _fresh(), x, y, np.arange(32), np.arange(32, 40), _loss, cfg, ckpt, progress=False
+        )
+    assert not marker.exists()
+    assert res.resumed_from is None and res.epochs_run == 2
+    assert "cannot be loaded safely" in caplog.text
+    for bad in (b"", b"not a checkpoint at all"):
+        (ckpt / "last.pt").write_bytes(bad)
+        res = fit(
+            _fresh(), x, y, np.arange(32), np.arange(32, 40), _loss, cfg, ckpt, progress=False
+        )
+        assert res.resumed_from is None
+
+
+def test_model_epochs_zero_is_refused_not_replaced():
+    from pydantic import ValidationError
+
+    from gracefuse.config import ModelConfig
+
+    for bad in ({"epochs": 0}, {"epochs": -5}):
+        with pytest.raises(ValidationError):
+            ModelConfig(name="unet", **bad)
+    x, y = _toy(8)
+    with pytest.raises(ValueError, match="at least 1"):
+        fit(_fresh(), x, y, np.arange(4), np.arange(4, 8), _loss, TrainConfig(), epochs=0)

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from gracefuse.config import describe_errors
 from gracefuse.errors import GracefuseError
 
 app = typer.Typer(
@@ -31,6 +33,9 @@ out = Console()
 #: options shared by the commands that train
 RunFolder = Annotated[Path, typer.Option("--out", help="run folder")]
 Quiet = Annotated[bool, typer.Option(help="no progress bars")]
+Overwrite = Annotated[
+    bool, typer.Option(help="replace a run folder that holds the run of another recipe")
+]
 
 
 @app.command()
@@ -48,21 +53,37 @@ def synth(
     ] = "2017-12",
     fine: Annotated[bool, typer.Option(help="also write the fine grid and the wells")] = True,
 ) -> None:
-    """Make the synthetic twin (known truth, LSM, GRACE, wells, fine grid) and write it."""
-    from gracefuse.data.twin import make_fine_grid, make_twin, make_wells
-    from gracefuse.io import write_netcdf, write_text
+    """Make the synthetic twin (known truth, LSM, GRACE, wells, fine grid) and write it.
 
+    The files are written as one set (``twin.nc``, ``twin_fine.nc``, ``wells.csv`` and
+    ``twin.json`` with the seed and settings): a killed run leaves the previous set whole.
+    """
+    import json
+
+    from gracefuse.config import validated
+    from gracefuse.data.twin import TwinConfig, make_fine_grid, make_twin, make_wells
+    from gracefuse.errors import ConfigError
+    from gracefuse.io import write_file_set, write_netcdf
+    from gracefuse.limits import check_twin_size
+
+    options = {"size": size, "seed": seed, "start": start, "end": end}
+    cfg = validated(TwinConfig, options, "synth options")
+    try:
+        check_twin_size(cfg.size, cfg.end, fine=fine)
+    except ValueError as exc:
+        raise ConfigError(f"synth options: {exc}") from None
     t0 = time.perf_counter()
     with console.status(f"building the {size}×{size} twin (seed {seed})"):
-        twin = make_twin(size=size, seed=seed, start=start, end=end)
-        write_netcdf(twin, out_dir / "twin.nc")
-        written = [out_dir / "twin.nc"]
+        twin = make_twin(config=cfg)
+        writers = {"twin.nc": lambda p: write_netcdf(twin, p)}
         if fine:
             fine_ds = make_fine_grid(twin)
-            write_netcdf(fine_ds, out_dir / "twin_fine.nc")
             wells = make_wells(fine_ds)
-            write_text(out_dir / "wells.csv", wells.to_csv(index=False, date_format="%Y-%m-%d"))
-            written += [out_dir / "twin_fine.nc", out_dir / "wells.csv"]
+            writers["twin_fine.nc"] = lambda p: write_netcdf(fine_ds, p)
+            writers["wells.csv"] = lambda p: wells.to_csv(p, index=False, date_format="%Y-%m-%d")
+        manifest = {**options, "start": cfg.start, "end": cfg.end, "files": sorted(writers)}
+        writers["twin.json"] = lambda p: p.write_text(json.dumps(manifest, indent=2))
+        written = write_file_set(out_dir, writers)
     for p in written:
         out.print(f"wrote {p}")
     out.print(f"done in {time.perf_counter() - t0:.1f} s")
@@ -124,12 +145,14 @@ def run(
     recipe: Annotated[str, typer.Argument(help="a recipe TOML file or a built-in recipe name")],
     out_dir: RunFolder = Path("runs/run"),
     quiet: Quiet = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Run a recipe end to end: train, evaluate, write predictions, figures and report."""
     from gracefuse.config import load_recipe
     from gracefuse.methods.fusion import run_fusion
 
-    res = run_fusion(load_recipe(recipe, method="fusion"), out_dir, progress=not quiet)
+    rec = load_recipe(recipe, method="fusion")
+    res = run_fusion(rec, out_dir, progress=not quiet, overwrite=overwrite)
     _summary(res)
     out.print(f"run folder: {out_dir}  (report: {out_dir / 'report.html'})")
 
@@ -139,6 +162,7 @@ def fill(
     recipe: Annotated[str, typer.Argument(help="a reconstruction recipe (TOML or built-in name)")],
     out_dir: RunFolder = Path("runs/fill"),
     quiet: Quiet = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Fill GRACE's missing months and the GRACE/GRACE-FO gap, hindcast before 2002."""
     from gracefuse.config import load_recipe
@@ -147,7 +171,7 @@ def fill(
     from gracefuse.methods.reconstruction.splits import ROLES
 
     rec = load_recipe(recipe, method="reconstruction")
-    res = run_reconstruction(rec, out_dir, progress=not quiet)
+    res = run_reconstruction(rec, out_dir, progress=not quiet, overwrite=overwrite)
     t = res.table
     view = Table(title="grid-median RMSE (mm) by split; lower is better")
     splits = [s for s in ROLES if s != "train" and s in set(t.split)]
@@ -175,18 +199,20 @@ def demo(
     seed: Annotated[int, typer.Option(help="twin and training seed")] = 0,
     size: Annotated[int, typer.Option(help="twin grid cells per side (multiple of 32)")] = 32,
     quiet: Quiet = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """The main job: make the twin, fuse it (the paper's SegNet-lite and U-Net, and ours),
     score every network against the baselines, write predictions, figures and the report."""
-    from gracefuse.config import load_recipe
+    from gracefuse.config import Recipe, load_recipe, validated
     from gracefuse.methods.fusion import run_fusion
 
-    recipe = load_recipe("sun2019_twin")
-    recipe.data = recipe.data.model_copy(update={"size": size, "seed": seed})
-    recipe.train = recipe.train.model_copy(update={"seed": seed})
+    raw = load_recipe("sun2019_twin").model_dump()
+    raw["data"] |= {"size": size, "seed": seed}
+    raw["train"] |= {"seed": seed}
+    recipe = validated(Recipe, raw, "demo options")
     t0 = time.perf_counter()
     out.print(f"gracefuse demo: {size}×{size} twin, seed {seed} → {out_dir}")
-    res = run_fusion(recipe, out_dir, progress=not quiet)
+    res = run_fusion(recipe, out_dir, progress=not quiet, overwrite=overwrite)
     _summary(res)
     out.print(f"done in {time.perf_counter() - t0:.0f} s; open {out_dir / 'report.html'}")
 
@@ -196,7 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except GracefuseError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    except ValidationError as exc:  # settings built outside a recipe
+        console.print(
+            f"[bold red]error:[/] invalid settings: {describe_errors(exc)}", soft_wrap=True
+        )
+        return 2
+    except MemoryError:
+        console.print("[bold red]error:[/] out of memory; use a smaller grid or fewer months")
         return 2
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))

@@ -11,10 +11,11 @@ import os
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import tomli_w
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,6 +26,16 @@ from pydantic import (
 )
 
 from gracefuse.errors import ConfigError
+from gracefuse.limits import check_box, check_span, check_twin_size, parse_month
+
+Month = Annotated[str, AfterValidator(parse_month)]
+BoxTuple = tuple[float, float, float, float]
+
+
+def _box(v: BoxTuple | None) -> BoxTuple | None:
+    if v is not None:
+        check_box(*v)
+    return v
 
 
 class _Strict(BaseModel):
@@ -35,10 +46,16 @@ class TwinSource(_Strict):
     """Make the synthetic twin on the fly."""
 
     kind: Literal["twin"] = "twin"
-    size: int = 64
-    seed: int = 0
-    start: str = "2002-04"
-    end: str = "2017-12"
+    size: int = Field(64, ge=8, description="cells per side (≥ 8; bounded by memory)")
+    seed: int = Field(0, ge=0, description="random seed (same seed, same world)")
+    start: Month = "2002-04"
+    end: Month = "2017-12"
+
+    @model_validator(mode="after")
+    def _limits(self) -> TwinSource:
+        check_span(self.start, self.end)
+        check_twin_size(self.size, self.end)
+        return self
 
 
 class FileSource(_Strict):
@@ -52,7 +69,7 @@ class FileSource(_Strict):
     lsm_model: Literal["gldas_noah", "era5_land"] = "gldas_noah"
     wells: str | None = Field(None, description="optional well table (id, lat, lon, time, value)")
     wells_value: str | None = None
-    box: tuple[float, float, float, float] = Field(
+    box: Annotated[BoxTuple, AfterValidator(_box)] = Field(
         (7.75, 47.75, 60.0, 100.0), description="south, north, west, east"
     )
     land_mask: str | None = Field(None, description="optional raster mask for the study area")
@@ -65,7 +82,7 @@ class GraceOnlySource(_Strict):
     grace: str
     grace_scale_factors: str | None = None
     grace_land_mask: str | None = None
-    box: tuple[float, float, float, float] | None = None
+    box: Annotated[BoxTuple | None, AfterValidator(_box)] = None
 
 
 class ReconstructionConfig(_Strict):
@@ -74,15 +91,15 @@ class ReconstructionConfig(_Strict):
     test_first: int = Field(20, ge=0, description="first GRACE months held out as test")
     test_last: int = Field(20, ge=0, description="last GRACE months held out as test")
     hidden_single: int = Field(10, ge=0, description="scattered single months hidden")
-    hidden_block_start: str = Field("2008-01", description="start of the hidden block")
+    hidden_block_start: Month = Field("2008-01", description="start of the hidden block")
     hidden_block_length: int = Field(11, ge=0, description="months (the real gap is 11)")
-    validation_block_start: str | None = Field(
+    validation_block_start: Month | None = Field(
         "2010-01",
         description="start of a second block as long as the hidden one, on which the fill "
         "model is chosen and interior intervals are calibrated (never reported as a score)",
     )
     forecast_months: int = Field(36, ge=0, description="last months scored one month ahead")
-    sequence: int = Field(20, ge=3, description="ConvLSTM sequence: sequence−1 in, 1 out")
+    sequence: int = Field(20, ge=3, le=120, description="ConvLSTM sequence: sequence−1 in, 1 out")
     augment: bool = Field(True, description="flips of training months")
     rotate: bool = Field(
         False, description="with augment: also 90° rotations and transposes (square grids)"
@@ -118,7 +135,7 @@ class ReconstructionConfig(_Strict):
         "lowest validation-block RMSE) or a name. No validation role measures hindcast skill "
         "yet, so neither rule is known to be better (see the README)",
     )
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
 
 class SamplesConfig(_Strict):
@@ -136,9 +153,9 @@ class SamplesConfig(_Strict):
         "with these e-folding times (months): the linear-reservoir signal of the groundwater "
         "an LSM lacks",
     )
-    lags: int = Field(2, ge=0, description="months t-1 .. t-lags stacked with month t")
+    lags: int = Field(2, ge=0, le=24, description="months t-1 .. t-lags stacked with month t")
     train_fraction: float = Field(0.7, gt=0, lt=1, description="first share of GRACE months")
-    train_end: str | None = Field(None, description="explicit last training month (YYYY-MM)")
+    train_end: Month | None = Field(None, description="explicit last training month (YYYY-MM)")
     validation_fraction: float = Field(
         0.1,
         ge=0,
@@ -152,7 +169,7 @@ class SamplesConfig(_Strict):
         lt=0.5,
         description="last share of the training period: calibrates the intervals only",
     )
-    image_size: int = Field(128, ge=16, description="N of the N×N image grid (real data)")
+    image_size: int = Field(128, ge=16, le=2048, description="N of the N×N image grid (real data)")
     detrend: bool = Field(
         False, description="learn the mismatch minus its per-cell linear trend (fit on training)"
     )
@@ -167,20 +184,20 @@ class TrainConfig(_Strict):
     """The shared training loop."""
 
     optimizer: Literal["sgd", "adam"] = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 1e-6
-    batch_size: int = 5
-    epochs: int = 60
+    lr: float = Field(1e-3, gt=0, le=10, description="learning rate")
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(1e-6, ge=0)
+    batch_size: int = Field(5, ge=1)
+    epochs: int = Field(60, ge=1)
     patience: int = Field(15, ge=1, description="early stop after this many epochs w/o gain")
     loss_weight: float = Field(0.5, ge=0, le=1, description="w in w·MSE + (1−w)·NSE-L1")
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    mc_samples: int = Field(20, ge=0, description="MC-dropout passes for the interval")
+    mc_samples: int = Field(20, ge=0, le=1000, description="MC-dropout passes for the interval")
     ema_decay: float = Field(
         0.0, ge=0, lt=1, description="exponential moving average of weights (0: off)"
     )
-    num_threads: int | None = None
+    num_threads: int | None = Field(None, ge=1, description="CPU threads (default: torch's)")
 
 
 #: names that changed, and what to write instead
@@ -204,12 +221,14 @@ class ModelConfig(_Strict):
         "dcae",
         "convlstm",
     ]
-    base_filters: int | None = None
-    depth: int | None = None
+    base_filters: int | None = Field(None, ge=1, le=1024)
+    depth: int | None = Field(None, ge=1, le=8)
     dropout: float = Field(0.1, ge=0, lt=1)
     pretrained: str | None = Field(None, description="VGG16: local ImageNet weights file")
-    epochs: int | None = None
-    ensemble: int = Field(1, ge=1, description="deep-ensemble members (seeds seed, seed+1, …)")
+    epochs: int | None = Field(None, ge=1, description="this model's epochs (default: train's)")
+    ensemble: int = Field(
+        1, ge=1, le=50, description="deep-ensemble members (seeds seed, seed+1, …)"
+    )
     residual: Literal["cell_ridge"] | None = Field(
         None,
         description="learn the residual of this baseline (cross-fitted on the training "
@@ -235,7 +254,8 @@ class Recipe(_Strict):
     samples: SamplesConfig = Field(default_factory=SamplesConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     models: list[ModelConfig] = Field(
-        default_factory=lambda: [ModelConfig(name="segnet_lite"), ModelConfig(name="unet")]
+        default_factory=lambda: [ModelConfig(name="segnet_lite"), ModelConfig(name="unet")],
+        min_length=1,
     )
 
     @field_validator("models", mode="before")
@@ -253,6 +273,36 @@ class Recipe(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"each model at most once in [[models]]: {names}")
         return self
+
+
+def describe_errors(exc: ValidationError, limit: int = 5) -> str:
+    """pydantic's errors as one line: ``where: what`` for each (at most ``limit``).
+
+    Examples
+    --------
+    >>> try:
+    ...     TrainConfig(lr=0, bogus=1)
+    ... except ValidationError as exc:
+    ...     print(describe_errors(exc))
+    lr: must be greater than 0; bogus: unknown key
+    """
+    msgs = []
+    for e in exc.errors()[:limit]:
+        where = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-"))
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        msg = {"Extra inputs are not permitted": "unknown key"}.get(msg, msg)
+        msg = msg.replace("Input should be ", "must be ")
+        msgs.append(f"{where}: {msg}" if where else msg)
+    more = len(exc.errors()) - limit
+    return "; ".join(msgs) + (f"; and {more} more" if more > 0 else "")
+
+
+def validated(cls: type[BaseModel], values: dict, context: str):
+    """``cls`` built from ``values``, or a :class:`ConfigError` that starts with ``context``."""
+    try:
+        return cls.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(f"{context}: {describe_errors(exc)}") from exc
 
 
 def load_recipe(
@@ -276,11 +326,7 @@ def load_recipe(
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
-    try:
-        recipe = Recipe.model_validate(raw)
-    except ValidationError as exc:
-        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        raise ConfigError(f"{p}: invalid recipe ({msgs})") from exc
+    recipe = validated(Recipe, raw, f"{p}: invalid recipe")
     if method is not None and recipe.method != method:
         command = {"fusion": "gracefuse run", "reconstruction": "gracefuse fill"}[recipe.method]
         raise ConfigError(f"{p}: a {recipe.method} recipe, not {method}; run it with `{command}`")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from gracefuse.errors import InputError
 
 CF_CONVENTIONS = "CF-1.8"
 
@@ -116,3 +119,60 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         cf.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(cf))
     return Path(path)
+
+
+def write_file_set(
+    folder: str | os.PathLike, writers: dict[str, Callable[[Path], object]]
+) -> list[Path]:
+    """Write several files as one set: all of them land in ``folder``, or none does.
+
+    Each ``writers[name](path)`` writes file ``name`` into a temporary folder beside
+    ``folder``; only when every writer has succeeded does that folder replace ``folder``
+    (two renames; the old set is kept until the new one is in place). A ``folder`` that
+    holds files other than the set's own is refused rather than replaced. Leftovers of a
+    killed earlier call (temporary folders, ``.part`` files) are cleaned first.
+
+    Raises
+    ------
+    InputError
+        When ``folder`` is a file or holds files that are not part of the set.
+    """
+    target = Path(folder).resolve()
+    parent, name = target.parent, target.name
+    if target.exists() and not target.is_dir():
+        raise InputError(target, "is a file; give a folder for the file set")
+    for old in sorted(parent.glob(f".{name}.old-*")):
+        if not target.exists():
+            os.replace(old, target)  # a kill between the two renames: restore the old set
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for stale in parent.glob(f".{name}.set-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    if target.is_dir():
+        foreign = sorted(
+            p.name
+            for p in target.iterdir()
+            if p.name not in writers and not p.name.endswith(".part")
+        )
+        if foreign:
+            raise InputError(
+                target,
+                f"holds other files ({', '.join(foreign[:4])}); choose a new or empty folder",
+            )
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.set-", dir=parent))
+    try:
+        for file_name, write in writers.items():
+            write(tmp / file_name)
+        os.chmod(tmp, 0o777 & ~_umask())
+        old = None
+        if target.exists():
+            old = parent / f".{name}.old-{tmp.name.rsplit('-', 1)[-1]}"
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return [target / n for n in writers]

@@ -77,10 +77,37 @@ def _save(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def data_digest(*arrays: torch.Tensor | np.ndarray) -> str:
+    """A content hash of the arrays a run trains on (values, dtype and shape).
+
+    Two runs share a digest only when they see the same samples: the source, twin seed and
+    size, box, files, predictors, lags, normalisation and splits all shape these arrays.
+
+    Examples
+    --------
+    >>> a = np.zeros((2, 3), np.float32)
+    >>> data_digest(a) == data_digest(a.copy()), data_digest(a) == data_digest(a + 1)
+    (True, False)
+    """
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        arr = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+        arr = np.ascontiguousarray(arr)
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(memoryview(arr).cast("B"))
+    return h.hexdigest()
+
+
 def fingerprint(model: nn.Module, cfg: TrainConfig, extra: dict | None = None) -> str:
-    """A hash of the architecture and training settings: a checkpoint resumes only its run."""
+    """A hash of everything that shapes training: the architecture (parameter names and
+    shapes), the training settings, the package version and ``extra`` (the data digest, the
+    epochs, the GAN term). A checkpoint resumes only the run with the same fingerprint."""
+    from gracefuse import __version__
+
     arch = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
-    blob = json.dumps([arch, cfg.model_dump(mode="json"), extra or {}], sort_keys=True, default=str)
+    blob = json.dumps(
+        [arch, cfg.model_dump(mode="json"), extra or {}, __version__], sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -160,12 +187,29 @@ class _Loop:
         }
 
 
+def load_checkpoint(path: Path, device) -> dict | None:
+    """A checkpoint's contents, loaded with ``weights_only=True`` (tensors, numbers, strings,
+    lists and dicts only: no code can run from the file); ``None`` if it cannot be read."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated, foreign or unsafe: never trusted
+        log.warning("%s cannot be loaded safely (%s); it is ignored", path, type(exc).__name__)
+        return None
+    return state if isinstance(state, dict) else None
+
+
 def _resume(loop: _Loop, last: Path, device, n_epochs: int, result: FitResult, label: str):
-    """Load ``last.pt`` into ``loop`` and ``result`` if it belongs to this run."""
-    state = torch.load(last, map_location=device, weights_only=False)
-    if state.get("fingerprint") != loop.fingerprint:
+    """Load ``last.pt`` into ``loop`` and ``result`` if it belongs to this run; otherwise
+    start fresh and say so (a checkpoint of other data or settings is never resumed)."""
+    state = load_checkpoint(last, device)
+    if state is None or state.get("fingerprint") != loop.fingerprint:
         log.warning(
-            "%s: checkpoint in %s belongs to another run; starting over", label, last.parent
+            "%s: the checkpoint in %s was trained on other data or settings (fingerprint %s, "
+            "this run %s); starting fresh",
+            label,
+            last.parent,
+            None if state is None else state.get("fingerprint"),
+            loop.fingerprint,
         )
         return
     loop.model.load_state_dict(state["model"])
@@ -244,7 +288,9 @@ def fit(
         Months to train on and to early-stop on (the training loss is used if empty).
     checkpoint_dir
         Where ``last.pt`` (every epoch) and ``best.pt`` live; an existing ``last.pt`` of the
-        same run (same fingerprint) is resumed.
+        same run (same fingerprint: architecture, settings, package version and a content
+        hash of ``x``, ``y`` and the splits) is resumed; any other starts fresh, with a
+        warning. Checkpoints are loaded with ``weights_only=True``.
     stop_after
         Stop after this many epochs *of this call* without finishing (simulates a crash).
     adversarial
@@ -252,8 +298,15 @@ def fit(
         each generator step it updates its discriminator, and its generator loss is added.
         Its state travels in the checkpoint too.
     """
-    n_epochs = epochs or cfg.epochs
-    fp = fingerprint(model, cfg, {"epochs": n_epochs, "n_train": int(len(train_idx))})
+    n_epochs = cfg.epochs if epochs is None else epochs
+    if n_epochs < 1:
+        raise ValueError(f"{label}: epochs must be at least 1, got {n_epochs}")
+    extra = {
+        "epochs": n_epochs,
+        "data": data_digest(x, y, np.asarray(train_idx), np.asarray(val_idx)),
+        "adversarial": type(adversarial).__name__ if adversarial is not None else None,
+    }
+    fp = fingerprint(model, cfg, extra)
     ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
     loop = _Loop(
         model, _optimizer(model, cfg), ema, adversarial, fp, copy.deepcopy(model.state_dict())

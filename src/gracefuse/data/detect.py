@@ -18,18 +18,19 @@ from gracefuse.data.grace import (
     open_netcdf,
 )
 from gracefuse.data.lsm import GLDAS_SOIL_LAYERS, open_era5_land, open_gldas
-from gracefuse.data.tables import open_basin_table, open_wells
+from gracefuse.data.tables import BASIN_COLUMN, open_basin_table, open_epoch_series, open_wells
 from gracefuse.errors import InputError
 
 
 def identify(path: str | os.PathLike) -> str:
     """The kind of file: a GRACE product, an LSM, an auxiliary field, a table or the twin."""
     p = Path(path)
+    if not p.exists():
+        raise InputError(p, "file not found")
+    if p.is_dir():
+        raise InputError(p, "is a folder; give a netCDF or CSV file")
     if p.suffix.lower() == ".csv":
-        head = p.read_text(errors="replace").splitlines()[:1]
-        if head and head[0].startswith(",") and " " in head[0]:
-            return "basin_table"
-        return "well_table"
+        return _identify_table(p)
     raw = open_netcdf(p, decode_times=False)
     names = set(map(str, raw.variables))
     if raw.attrs.get("source_product", "").startswith("gracefuse"):
@@ -38,7 +39,11 @@ def identify(path: str | os.PathLike) -> str:
         return "gldas_noah"
     if {"swvl1", "sd"} <= names:
         return "era5_land"
-    if any(n in names for n in TWS_NAMES) and "time" in raw.dims:
+    if any(n in names for n in TWS_NAMES):
+        if "time" not in raw.variables:
+            raise InputError(
+                p, "holds water storage but no 'time' variable; cannot place it in time"
+            )
         return detect_product(raw)
     if any(n in raw.data_vars for n in SCALE_FACTOR_NAMES):
         return "gain_factors"
@@ -49,6 +54,27 @@ def identify(path: str | os.PathLike) -> str:
         "not a recognised product (GRACE mascon/grid, GLDAS, ERA5-Land, mask, gain factors); "
         f"variables: {', '.join(map(str, raw.data_vars)) or 'none'}",
     )
+
+
+def _identify_table(p: Path) -> str:
+    """``basin_table`` (columns ``NAME YYYY-MM-DD``), ``epoch_series`` (headerless
+    ``date,value`` rows) or ``well_table``."""
+    with open(p, encoding="utf-8", errors="replace") as fh:
+        head = fh.readline().strip()
+    if not head:
+        raise InputError(p, "is empty")
+    if head.startswith("#"):
+        raise InputError(
+            p,
+            "starts with '#' comment lines: not a table gracefuse reads (well table, basin "
+            "table or date,value series)",
+        )
+    cells = [c.strip() for c in head.split(",")]
+    if len(cells) > 1 and BASIN_COLUMN.match(cells[1]):
+        return "basin_table"
+    if len(cells) == 2 and not pd.isna(pd.to_datetime(cells[0], errors="coerce")):
+        return "epoch_series"
+    return "well_table"
 
 
 def _grid(ds: xr.Dataset) -> dict:
@@ -82,6 +108,8 @@ def describe(path: str | os.PathLike) -> dict:
         ds = open_basin_table(p)
     elif kind == "well_table":
         ds = open_wells(p)
+    elif kind == "epoch_series":
+        ds = open_epoch_series(p)
     else:
         ds = open_netcdf(p)
         if "time" in ds.indexes and ds.indexes["time"].has_duplicates:

@@ -20,7 +20,15 @@ import pandas as pd
 import xarray as xr
 
 from gracefuse.data.anomalies import GRACE_BASELINE
-from gracefuse.data.grid import crop, standardize_coords
+from gracefuse.data.checks import (
+    check_complete,
+    check_overlap,
+    check_range,
+    check_raw,
+    check_values,
+    empty_months,
+    to_time_lat_lon,
+)
 from gracefuse.data.units import as_mm
 from gracefuse.errors import InputError
 
@@ -47,6 +55,9 @@ def open_netcdf(path: str | os.PathLike, **kwargs) -> xr.Dataset:
     p = Path(path)
     if not p.exists():
         raise InputError(p, "file not found")
+    if p.is_dir():
+        raise InputError(p, "is a folder, not a netCDF file")
+    check_complete(p)
     try:
         return xr.open_dataset(p, **kwargs)
     except Exception as exc:  # noqa: BLE001 - any backend failure means "not readable netCDF"
@@ -92,7 +103,15 @@ def detect_product(ds: xr.Dataset) -> str:
 def _decode_times(ds: xr.Dataset, path: Path) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex | None]:
     """Epochs of the solutions, and the midpoints of their time bounds when given."""
     if "time" not in ds.variables:
-        raise InputError(path, "has no 'time' coordinate")
+        raise InputError(path, "has no 'time' variable; cannot place the solutions in time")
+    units = ds["time"].attrs.get("units")
+    if not isinstance(units, str) or " since " not in units:
+        raise InputError(
+            path,
+            f"time has units {units!r}, not 'UNIT since DATE' (e.g. 'days since 2002-01-01'); "
+            "cannot place the solutions in time",
+            "time",
+        )
     names = ["time", *[b for b in ("time_bounds", "time_bnds") if b in ds.variables]]
     raw = ds[names].copy()
     for b in names[1:]:
@@ -101,8 +120,21 @@ def _decode_times(ds: xr.Dataset, path: Path) -> tuple[pd.DatetimeIndex, pd.Date
     try:
         dec = xr.decode_cf(raw, decode_times=xr.coders.CFDatetimeCoder(use_cftime=False))
     except Exception as exc:  # noqa: BLE001
-        raise InputError(path, f"time cannot be decoded ({exc})", "time") from exc
+        calendar = ds["time"].attrs.get("calendar", "standard")
+        raise InputError(
+            path,
+            f"time values cannot be read as dates with units {units!r} and calendar "
+            f"{calendar!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+            "time",
+        ) from exc
     epochs = pd.DatetimeIndex(np.asarray(dec["time"].values, dtype="datetime64[ns]"))
+    if epochs.isna().any():
+        first = int(np.flatnonzero(epochs.isna())[0])
+        raise InputError(
+            path,
+            f"{int(epochs.isna().sum())} time value(s) are missing (first at index {first})",
+            "time",
+        )
     mids = None
     if len(names) > 1:
         bnd = np.asarray(dec[names[1]].values, dtype="datetime64[ns]")
@@ -157,24 +189,40 @@ def _aux_field(
     names: tuple[str, ...],
     what: str,
     like: xr.Dataset,
+    path: Path | None = None,
 ) -> xr.DataArray:
-    """Load a 2-D auxiliary field (gain factors, land mask) onto the grid of ``like``."""
+    """Load a 2-D auxiliary field (gain factors, land mask) onto the grid of ``like``;
+    ``path`` names the file a DataArray ``source`` came from."""
     if isinstance(source, xr.DataArray):
-        da, path = source, None
+        da = source
     else:
         path = Path(source)
         aux = open_netcdf(path)
         da = aux[find_variable(aux, names, path, what)]
-    da = standardize_coords(da.squeeze(drop=True))
-    if not {"lat", "lon"} <= set(da.dims):
-        raise InputError(path, f"{what} must be on lat/lon dims, got {da.dims}", str(da.name))
+    name = str(da.name)
+    da = to_time_lat_lon(da.squeeze(drop=True), path, name)
+    if da.dtype == bool:
+        da = da.astype(float)
+    if set(da.dims) != {"lat", "lon"}:
+        raise InputError(path, f"{what} must be a (lat, lon) field, got dims {da.dims}", name)
+    check_raw(da, path, name)
+    if da.isnull().all():
+        raise InputError(path, f"{what} holds no valid value (all NaN)", name)
+    check_range(da, "gain_factor" if "gain" in what else "land_fraction", path, name)
     step = float(np.abs(np.diff(like["lat"].values)).min()) / 2 if like.sizes["lat"] > 1 else 0.5
     try:
         out = da.reindex(lat=like["lat"], lon=like["lon"], method="nearest", tolerance=step)
     except Exception as exc:  # noqa: BLE001
-        raise InputError(path, f"{what} cannot be aligned with the GRACE grid ({exc})") from exc
+        raise InputError(
+            path, f"{what} cannot be aligned with the GRACE grid ({exc})", name
+        ) from exc
     if out.isnull().all():
-        raise InputError(path, f"{what} does not overlap the GRACE grid", str(da.name))
+        raise InputError(
+            path,
+            f"{what} does not overlap the GRACE grid (field lat {float(da.lat.min()):g}.."
+            f"{float(da.lat.max()):g}, GRACE lat {float(like.lat.min()):g}..{float(like.lat.max()):g})",
+            name,
+        )
     return out
 
 
@@ -222,11 +270,12 @@ def open_grace(
     raw = open_netcdf(p, decode_times=False, chunks=chunks)
     product = detect_product(raw)
     ds, epochs, months, notes = _read_storage(raw, p, variable)
-    ds, applied = _apply_scale_factors(ds, raw, scale_factors, apply_scale_factors)
-    ds = _apply_land_mask(ds, raw, land_mask)
-    ds, missing = _on_calendar_months(ds, epochs, months)
+    ds, applied = _apply_scale_factors(ds, raw, scale_factors, apply_scale_factors, p)
+    ds = _apply_land_mask(ds, raw, land_mask, p)
+    ds = _on_calendar_months(ds, epochs, months)
     if box is not None:
-        ds = crop(ds, box)
+        ds = check_overlap(ds, box, p)
+    missing = empty_months(ds["twsa"])  # months without a solution or with no valid cell
 
     baseline = raw.attrs.get("anomaly_baseline") or raw["time"].attrs.get("anomaly_baseline")
     if baseline is None and product != "grace_like":
@@ -247,30 +296,38 @@ def open_grace(
 
 
 def _read_storage(raw: xr.Dataset, p: Path, variable: str | None):
-    """The storage (and uncertainty) in mm on standard coordinates, with each solution's
-    epoch and calendar month, and notes on how months were assigned."""
+    """The storage (and uncertainty) in mm on ``(time, lat, lon)``, checked, with each
+    solution's epoch and calendar month, and notes on how months were assigned."""
     name = variable or find_variable(raw, TWS_NAMES, p, "water-storage")
     if name not in raw.variables:
         raise InputError(p, "variable not found in file", name)
-    if not {"time"} <= set(raw[name].dims) or raw[name].ndim != 3:
-        raise InputError(p, f"expected dims (time, lat, lon), got {raw[name].dims}", name)
+    da = to_time_lat_lon(raw[name], p, name)
+    if da.dims != ("time", "lat", "lon"):
+        raise InputError(p, f"expected dims (time, lat, lon), got {da.dims}", name)
     epochs, mids = _decode_times(raw, p)
+    if len(epochs) == 0:
+        raise InputError(p, "has no time step", "time")
     if not epochs.is_monotonic_increasing:
         raise InputError(p, "time values are not increasing", "time")
     if epochs.has_duplicates:
-        raise InputError(p, "duplicated time values", "time")
+        raise InputError(
+            p, f"duplicated time value {epochs[epochs.duplicated()][0]:%Y-%m-%d}", "time"
+        )
     months, notes = assign_calendar_months(epochs, mids)
 
     ds = xr.Dataset(coords={"time": raw["time"].values})
-    ds["twsa"] = as_mm(raw[name], p, "terrestrial water storage anomaly")
+    twsa = as_mm(da, p, "terrestrial water storage anomaly")
+    ds["twsa"] = check_values(da, twsa, "twsa", p, name)
     unc = next((u for u in UNCERTAINTY_NAMES if u in raw.variables), None)
     if unc is not None:
-        ds["twsa_uncertainty"] = as_mm(raw[unc], p, "TWSA uncertainty (1 sigma)")
-    return standardize_coords(ds), epochs, months, notes
+        u = to_time_lat_lon(raw[unc], p, unc)
+        converted = as_mm(u, p, "TWSA uncertainty (1 sigma)")
+        ds["twsa_uncertainty"] = check_values(u, converted, "twsa_uncertainty", p, unc)
+    return ds, epochs, months, notes
 
 
 def _apply_scale_factors(
-    ds: xr.Dataset, raw: xr.Dataset, scale_factors, apply: bool
+    ds: xr.Dataset, raw: xr.Dataset, scale_factors, apply: bool, path: Path
 ) -> tuple[xr.Dataset, bool]:
     """Multiply by the gain factors (given, or a variable in the file) when ``apply``;
     returns whether they were applied."""
@@ -282,7 +339,7 @@ def _apply_scale_factors(
         sf_source = raw[sf_name] if sf_name is not None else None
     if sf_source is None:
         return ds, False
-    sf = _aux_field(sf_source, SCALE_FACTOR_NAMES, "gain factors", ds)
+    sf = _aux_field(sf_source, SCALE_FACTOR_NAMES, "gain factors", ds, path)
     ds["twsa"] = (ds["twsa"] * sf).assign_attrs(ds["twsa"].attrs)
     if "twsa_uncertainty" in ds:
         ds["twsa_uncertainty"] = (ds["twsa_uncertainty"] * np.abs(sf)).assign_attrs(
@@ -291,14 +348,14 @@ def _apply_scale_factors(
     return ds, True
 
 
-def _apply_land_mask(ds: xr.Dataset, raw: xr.Dataset, land_mask) -> xr.Dataset:
+def _apply_land_mask(ds: xr.Dataset, raw: xr.Dataset, land_mask, path: Path) -> xr.Dataset:
     """Add ``land_mask`` (given, or a variable in the file) and blank cells off it."""
     lm_source = land_mask
     if lm_source is None:
         lm_name = next((m for m in LAND_MASK_NAMES if m in raw.data_vars), None)
         lm_source = raw[lm_name] if lm_name is not None else None
     if lm_source is not None:
-        lm = _aux_field(lm_source, LAND_MASK_NAMES, "land mask", ds).fillna(0) > 0.5
+        lm = _aux_field(lm_source, LAND_MASK_NAMES, "land mask", ds, path).fillna(0) > 0.5
         ds["land_mask"] = lm.assign_attrs(long_name="land mask (true on land)")
         for v in ("twsa", "twsa_uncertainty"):
             if v in ds:
@@ -306,17 +363,16 @@ def _apply_land_mask(ds: xr.Dataset, raw: xr.Dataset, land_mask) -> xr.Dataset:
     return ds
 
 
-def _on_calendar_months(ds: xr.Dataset, epochs, months) -> tuple[xr.Dataset, list[str]]:
+def _on_calendar_months(ds: xr.Dataset, epochs, months) -> xr.Dataset:
     """Stamp each solution with its calendar month (averaging true duplicates) on the full
-    monthly axis; returns the months without a solution too."""
+    monthly axis (months without a solution are NaN)."""
     ds = ds.assign_coords(time=months, grace_epoch=("time", epochs.values))
     if pd.Index(months).has_duplicates:
         epoch_first = ds["grace_epoch"].groupby("time").first()
         ds = ds.drop_vars("grace_epoch").groupby("time").mean(keep_attrs=True)
         ds = ds.assign_coords(grace_epoch=epoch_first)
     full = pd.date_range(months.min(), months.max(), freq="MS")
-    missing = [f"{t:%Y-%m}" for t in full.difference(months)]
-    return ds.reindex(time=full), missing
+    return ds.reindex(time=full)
 
 
 def missing_months(ds: xr.Dataset, variable: str = "twsa") -> list[str]:

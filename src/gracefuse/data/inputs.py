@@ -9,7 +9,9 @@ No model input, sample, scaler, interval or choice is computed from ``reference`
 
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -138,6 +140,31 @@ def _files_on_grace(src: FileSource | GraceOnlySource) -> Inputs:
     observed["land_mask"] = grace["twsa"].notnull().any("time")
     wells = _wells_table(src) if isinstance(src, FileSource) else None
     return Inputs(observed.load(), None, None, wells, source)
+
+
+def check_sources(source: TwinSource | FileSource | GraceOnlySource) -> None:
+    """Every file a recipe's ``[data]`` names exists (each LSM pattern matches a file).
+
+    Called before a run folder is created, so that a typo costs nothing.
+    """
+    if isinstance(source, TwinSource):
+        return
+    named = {"grace": source.grace, "grace_scale_factors": source.grace_scale_factors}
+    named["grace_land_mask"] = source.grace_land_mask
+    if isinstance(source, FileSource):
+        named |= {"wells": source.wells, "land_mask": source.land_mask}
+        if not source.lsm:
+            raise InputError(None, "data.lsm: no LSM file given")
+        for pattern in source.lsm:
+            if not glob.glob(pattern) and not Path(pattern).exists():
+                raise InputError(pattern, "no file matches this LSM pattern (data.lsm)")
+    for key, path in named.items():
+        if path is None:
+            continue
+        if not Path(path).exists():
+            raise InputError(path, f"file not found (data.{key})")
+        if Path(path).is_dir():
+            raise InputError(path, f"is a folder, not a file (data.{key})")
 
 
 def load_inputs(

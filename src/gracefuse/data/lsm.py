@@ -12,12 +12,25 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
 from gracefuse.data.anomalies import GRACE_BASELINE, anomalies, month_start, seconds_in_month
-from gracefuse.data.grid import crop, standardize_coords
-from gracefuse.data.units import as_mm
+from gracefuse.data.checks import (
+    check_complete,
+    check_overlap,
+    check_values,
+    empty_months,
+    to_time_lat_lon,
+)
+from gracefuse.data.units import (
+    as_mm,
+    daily_depth_factor,
+    fraction_factor,
+    kelvin_offset,
+    rate_factor,
+)
 from gracefuse.errors import InputError
 
 GLDAS_SOIL_LAYERS = (
@@ -46,13 +59,29 @@ def _expand(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path
     return out
 
 
+def _probe(f: Path) -> None:
+    """One file before the lazy combiner sees it: complete, readable, with a time axis
+    that has CF units."""
+    if f.is_dir():
+        raise InputError(f, "is a folder, not a netCDF file")
+    check_complete(f)
+    try:
+        with xr.open_dataset(f, decode_times=False) as probe:
+            name = next((t for t in ("time", "valid_time") if t in probe.variables), None)
+            units = probe[name].attrs.get("units") if name else None
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f, f"not a readable netCDF/HDF5 file ({type(exc).__name__})") from exc
+    if name is None:
+        raise InputError(f, "has no 'time' (or 'valid_time') variable; cannot place it in time")
+    if not isinstance(units, str) or " since " not in units:
+        raise InputError(
+            f, f"time has units {units!r}, not 'UNIT since DATE'; cannot place it in time", name
+        )
+
+
 def _open_many(files: list[Path], chunks: dict | None) -> xr.Dataset:
-    for f in files:  # check each file before handing them to the lazy combiner
-        try:
-            with xr.open_dataset(f, decode_times=False) as probe:
-                probe.attrs  # noqa: B018
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(f, f"not a readable netCDF/HDF5 file ({type(exc).__name__})") from exc
+    for f in files:
+        _probe(f)
     try:
         ds = xr.open_mfdataset(
             [str(f) for f in files],
@@ -62,10 +91,18 @@ def _open_many(files: list[Path], chunks: dict | None) -> xr.Dataset:
             coords="minimal",
             compat="override",
             join="exact",
+            decode_times=xr.coders.CFDatetimeCoder(use_cftime=False),
         )
     except Exception as exc:  # noqa: BLE001
-        raise InputError(files[0], f"files cannot be combined along time ({exc})") from exc
-    return ds
+        first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise InputError(
+            files[0], f"files cannot be read and combined along time ({first})"
+        ) from exc
+    if "valid_time" in ds.variables and "time" not in ds.dims:
+        ds = ds.drop_vars("time", errors="ignore").rename({"valid_time": "time"})
+    if not np.issubdtype(ds["time"].dtype, np.datetime64) or ds["time"].isnull().any():
+        raise InputError(files[0], "time values cannot be read as dates", "time")
+    return to_time_lat_lon(ds, files[0])
 
 
 def _require(ds: xr.Dataset, names: Sequence[str], path: Path) -> None:
@@ -80,14 +117,13 @@ def _require(ds: xr.Dataset, names: Sequence[str], path: Path) -> None:
 def _finish(
     ds: xr.Dataset, model: str, files: list[Path], baseline: tuple[str, str] | None, box
 ) -> xr.Dataset:
-    ds = standardize_coords(ds)
     t = month_start(ds["time"].values)
     if t.has_duplicates:
         dup = t[t.duplicated()][0]
         raise InputError(files[0], f"two files/steps fall in the same month {dup:%Y-%m}", "time")
     ds = ds.assign_coords(time=t).sortby("time")
     if box is not None:
-        ds = crop(ds, box)
+        ds = check_overlap(ds, box, files[0])
     comps = [c for c in ("soil_moisture", "swe", "canopy") if c in ds]
     ds["tws"] = sum(ds[c] for c in comps).assign_attrs(
         units="mm", long_name=f"terrestrial water storage ({' + '.join(comps)})"
@@ -105,8 +141,14 @@ def _finish(
         "source_product": model,
         "source_file": ", ".join(str(f) for f in files[:3]) + (" …" if len(files) > 3 else ""),
         "anomaly_baseline": ds["twsa"].attrs["anomaly_baseline"],
+        "missing_months": ", ".join(empty_months(ds["tws"])),
     }
     return ds
+
+
+def _checked(raw: xr.Dataset, name: str, converted, quantity: str, path: Path, **attrs):
+    """``converted`` (from ``raw[name]``) after the raw and range checks, with ``attrs``."""
+    return check_values(raw[name], converted, quantity, path, name).assign_attrs(attrs)
 
 
 def open_gldas(
@@ -124,21 +166,32 @@ def open_gldas(
     """
     files = _expand(paths)
     raw = _open_many(files, chunks)
-    _require(raw, [*GLDAS_SOIL_LAYERS, "SWE_inst", "CanopInt_inst"], files[0])
-    ds = xr.Dataset(coords={k: raw[k] for k in raw.coords if k in ("time", "lat", "lon")})
-    layers = [as_mm(raw[n], files[0], n) for n in GLDAS_SOIL_LAYERS]
-    ds["soil_moisture"] = sum(layers).assign_attrs(units="mm", long_name="soil moisture 0-200 cm")
-    ds["swe"] = as_mm(raw["SWE_inst"], files[0], "snow water equivalent")
-    ds["canopy"] = as_mm(raw["CanopInt_inst"], files[0], "canopy interception storage")
+    f0 = files[0]
+    _require(raw, [*GLDAS_SOIL_LAYERS, "SWE_inst", "CanopInt_inst"], f0)
+    ds = xr.Dataset(coords={k: raw[k] for k in ("time", "lat", "lon")})
+    for n in GLDAS_SOIL_LAYERS:
+        _checked(raw, n, as_mm(raw[n], f0, n), "soil_moisture", f0)
+    layers = sum(as_mm(raw[n], f0, n) for n in GLDAS_SOIL_LAYERS)
+    ds["soil_moisture"] = layers.assign_attrs(units="mm", long_name="soil moisture 0-200 cm")
+    swe = as_mm(raw["SWE_inst"], f0, "snow water equivalent")
+    ds["swe"] = _checked(raw, "SWE_inst", swe, "swe", f0)
+    canopy = as_mm(raw["CanopInt_inst"], f0, "canopy interception storage")
+    ds["canopy"] = _checked(raw, "CanopInt_inst", canopy, "canopy", f0)
     if "Rainf_f_tavg" in raw:
-        rate = raw["Rainf_f_tavg"]
-        if rate.attrs.get("units", "kg m-2 s-1").replace(" ", "") not in {"kgm-2s-1", "kg/m2/s"}:
-            raise InputError(files[0], f"unexpected units {rate.attrs.get('units')!r}", rate.name)
-        time = xr.DataArray(month_start(raw["time"].values), dims="time")
-        secs = xr.DataArray(seconds_in_month(time).values, dims="time", coords={"time": raw.time})
-        ds["precip"] = (rate * secs).assign_attrs(units="mm/month", long_name="precipitation")
+        rate = raw["Rainf_f_tavg"] * rate_factor(
+            raw["Rainf_f_tavg"].attrs.get("units"), f0, "Rainf_f_tavg"
+        )
+        secs = xr.DataArray(raw["time"].dt.days_in_month.values * 86400.0, dims="time")
+        precip = rate * secs.assign_coords(time=raw["time"])
+        ds["precip"] = _checked(raw, "Rainf_f_tavg", precip, "precip", f0, units="mm/month",
+                                long_name="precipitation")  # fmt: skip
     if "Tair_f_inst" in raw:
-        ds["tair"] = raw["Tair_f_inst"].assign_attrs(units="K", long_name="air temperature")
+        tair = raw["Tair_f_inst"] + kelvin_offset(
+            raw["Tair_f_inst"].attrs.get("units"), f0, "Tair_f_inst"
+        )
+        ds["tair"] = _checked(
+            raw, "Tair_f_inst", tair, "tair", f0, units="K", long_name="air temperature"
+        )
     return _finish(ds, "gldas_noah", files, baseline, box)
 
 
@@ -158,25 +211,27 @@ def open_era5_land(
     """
     files = _expand(paths)
     raw = _open_many(files, chunks)
-    if "valid_time" in raw.dims or "valid_time" in raw.coords:
-        raw = raw.rename({"valid_time": "time"})
+    f0 = files[0]
     raw = raw.drop_vars([v for v in ("expver", "number") if v in raw.variables])
-    _require(raw, [*ERA5_LAYERS_MM, "sd"], files[0])
-    ds = xr.Dataset(
-        coords={k: raw[k] for k in raw.coords if k in ("time", "latitude", "longitude")}
-    )
-    sm = sum(raw[n] * depth for n, depth in ERA5_LAYERS_MM.items())
+    _require(raw, [*ERA5_LAYERS_MM, "sd"], f0)
+    ds = xr.Dataset(coords={k: raw[k] for k in ("time", "lat", "lon")})
+    sm = 0
+    for n, depth in ERA5_LAYERS_MM.items():
+        theta = raw[n] * fraction_factor(raw[n].attrs.get("units"), f0, n)
+        sm = sm + _checked(raw, n, theta, "volumetric_soil_water", f0) * depth
     ds["soil_moisture"] = sm.assign_attrs(units="mm", long_name="soil moisture 0-289 cm")
-    ds["swe"] = as_mm(raw["sd"], files[0], "snow water equivalent")
+    ds["swe"] = _checked(raw, "sd", as_mm(raw["sd"], f0, "snow water equivalent"), "swe", f0)
     if "src" in raw:
-        ds["canopy"] = as_mm(raw["src"], files[0], "skin reservoir content")
+        src = as_mm(raw["src"], f0, "skin reservoir content")
+        ds["canopy"] = _checked(raw, "src", src, "canopy", f0)
     if "tp" in raw:
-        days = raw["time"].dt.days_in_month
-        ds["precip"] = (raw["tp"] * 1000.0 * days).assign_attrs(
-            units="mm/month", long_name="total precipitation"
-        )
+        per_day = raw["tp"] * daily_depth_factor(raw["tp"].attrs.get("units"), f0, "tp")
+        precip = per_day * raw["time"].dt.days_in_month
+        ds["precip"] = _checked(raw, "tp", precip, "precip", f0, units="mm/month",
+                                long_name="total precipitation")  # fmt: skip
     if "t2m" in raw:
-        ds["tair"] = raw["t2m"].assign_attrs(units="K", long_name="2 m temperature")
+        t2m = raw["t2m"] + kelvin_offset(raw["t2m"].attrs.get("units"), f0, "t2m")
+        ds["tair"] = _checked(raw, "t2m", t2m, "tair", f0, units="K", long_name="2 m temperature")
     return _finish(ds, "era5_land", files, baseline, box)
 
 

@@ -12,9 +12,10 @@ import pandas as pd
 import xarray as xr
 
 from gracefuse.data.anomalies import month_start
+from gracefuse.data.checks import check_range, check_raw
 from gracefuse.errors import InputError
 
-_COLUMN = re.compile(r"^(?P<var>.+?)\s+(?P<date>\d{4}-\d{2}(?:-\d{2})?)$")
+BASIN_COLUMN = re.compile(r"^(?P<var>.+?)\s+(?P<date>\d{4}-\d{2}(?:-\d{2})?)$")
 
 #: units of the basin products in ``lehmannfa_basin_timeseries``
 BASIN_UNITS = {"TWS": "mm", "P": "mm/month", "ET": "mm/month", "R": "mm/month"}
@@ -27,6 +28,34 @@ def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
         return pd.read_csv(path, **kwargs)
     except Exception as exc:  # noqa: BLE001
         raise InputError(path, f"cannot be read as CSV ({exc})") from exc
+
+
+def numeric_column(
+    values: pd.Series, path: Path, column: str, quantity: str | None = None
+) -> np.ndarray:
+    """``values`` as floats (empty cells NaN); text, ±inf, undeclared fill values or values
+    outside ``PHYSICAL_RANGES[quantity]`` raise an :class:`InputError` naming the row.
+
+    Examples
+    --------
+    >>> numeric_column(pd.Series(["1.5", "", "2"]), Path("w.csv"), "level").tolist()
+    [1.5, nan, 2.0]
+    """
+    num = pd.to_numeric(values, errors="coerce")
+    text = num.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if text.any():
+        row = text.idxmax()
+        raise InputError(
+            path,
+            f"row {row}: {values[row]!r} is not a number ({int(text.sum())} such cells)",
+            column,
+        )
+    arr = num.to_numpy(dtype=float)
+    da = xr.DataArray(arr, dims="row", name=column)
+    check_raw(da, path, column)
+    if quantity is not None:
+        check_range(da, quantity, path, column)
+    return arr
 
 
 def open_basin_table(path: str | os.PathLike) -> xr.Dataset:
@@ -44,7 +73,7 @@ def open_basin_table(path: str | os.PathLike) -> xr.Dataset:
     df = _read_csv(p, index_col=0)
     names, times = set(), []
     for col in df.columns:
-        m = _COLUMN.match(str(col).strip())
+        m = BASIN_COLUMN.match(str(col).strip())
         if m is None:
             raise InputError(p, f"column {col!r} is not of the form 'NAME YYYY-MM-DD'")
         names.add(m["var"])
@@ -55,7 +84,12 @@ def open_basin_table(path: str | os.PathLike) -> xr.Dataset:
     t = month_start(pd.DatetimeIndex(times))
     if t.has_duplicates:
         raise InputError(p, f"duplicated month {t[t.duplicated()][0]:%Y-%m}")
-    values = df.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    quantity = {"TWS": "storage", "P": "flux", "ET": "flux", "R": "flux"}.get(name.split("_")[0])
+    values = (
+        np.column_stack([numeric_column(df[c], p, str(c), quantity) for c in df.columns])
+        if len(df.columns)
+        else np.empty((len(df), 0))
+    )
     da = xr.DataArray(
         values,
         coords={"basin": [str(b).strip() for b in df.index], "time": t},
@@ -94,9 +128,11 @@ def open_epoch_series(path: str | os.PathLike, units: str = "cm", name: str = "t
         raise InputError(p, "epochs are not strictly increasing")
     months, notes = assign_calendar_months(epochs)
     factor = to_mm_factor(units, p, name)
+    values = numeric_column(df["value"], p, "value") * factor
+    check_range(xr.DataArray(values, dims="time", name=name), "twsa", p, "value")
     full = pd.date_range(months.min(), months.max(), freq="MS")
     ds = xr.Dataset(
-        {name: ("time", df["value"].to_numpy(dtype=float) * factor)},
+        {name: ("time", values)},
         coords={"time": months, "grace_epoch": ("time", epochs.values)},
     )
     ds = ds.groupby("time").mean() if months.has_duplicates else ds
@@ -208,12 +244,27 @@ def open_wells(
     if times.isna().any():
         bad = int(times.isna().sum())
         raise InputError(p, f"{bad} rows have a time that cannot be parsed")
+    lat = numeric_column(df[latc], p, latc)
+    lon = numeric_column(df[lonc], p, lonc)
+    if np.isnan(lat).any() or np.isnan(lon).any():
+        raise InputError(
+            p, f"{int(np.isnan(lat).sum() + np.isnan(lon).sum())} rows lack a location"
+        )
+    if (np.abs(lat) > 90).any() or (lon < -180).any() or (lon > 360).any():
+        bad = int(np.flatnonzero((np.abs(lat) > 90) | (lon < -180) | (lon > 360))[0])
+        raise InputError(
+            p,
+            f"row {bad}: location ({lat[bad]:g}, {lon[bad]:g}) is outside lat [-90, 90], "
+            "lon [-180, 360]",
+        )
+    df[latc], df[lonc] = lat, lon
     skip = {idc, latc, lonc, tc, low.get("year"), low.get("month")}
     numeric = [c for c in cols if c not in skip and pd.api.types.is_numeric_dtype(df[c])]
     if value is None:
         value = "value" if "value" in df else (numeric[-1] if numeric else None)
     if value is None or value not in df:
         raise InputError(p, f"no value column {value!r} (numeric columns: {numeric})")
+    df[value] = numeric_column(df[value], p, value, "well_level")
     df = df.assign(
         _time=month_start(times) if monthly else pd.DatetimeIndex(times),
         _well=df[idc].astype(str),

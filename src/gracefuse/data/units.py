@@ -61,3 +61,64 @@ def as_mm(da: xr.DataArray, path: str | os.PathLike | None, long_name: str) -> x
     out = da * factor
     out.attrs = {"units": "mm", "long_name": long_name}
     return out
+
+
+def _key(units: object) -> str:
+    """Units text without spaces, ``**``, ``^`` and case: ``kg m**-2 s**-1`` → ``kgm-2s-1``."""
+    return str(units).strip().lower().replace("**", "").replace("^", "").replace(" ", "")
+
+
+#: rates of water per area and second (kg m-2 s-1 = mm s-1) → factor to mm s-1
+_RATE = {"kgm-2s-1": 1.0, "kg/m2/s": 1.0, "kgm-2/s": 1.0, "mms-1": 1.0, "mm/s": 1.0}
+#: daily depths (ERA5-Land monthly means of daily totals) → factor to mm per day
+_DAILY_DEPTH = {"m": 1000.0, "mm": 1.0, "mday-1": 1000.0, "mmday-1": 1.0, "m/day": 1000.0,
+                "mm/day": 1.0}  # fmt: skip
+#: temperatures → offset to K
+_TEMPERATURE = {"k": 0.0, "kelvin": 0.0, "degc": 273.15, "c": 273.15, "celsius": 273.15,
+                "°c": 273.15, "degree_celsius": 273.15, "degrees_celsius": 273.15}  # fmt: skip
+#: volumetric soil water → factor to m3 m-3
+_FRACTION = {"m3m-3": 1.0, "m3/m3": 1.0, "1": 1.0, "fraction": 1.0, "-": 1.0,
+             "%": 0.01, "percent": 0.01}  # fmt: skip
+
+
+def _lookup(table: dict, units, path, variable: str, what: str) -> float:
+    if units is None:
+        raise InputError(path, f"has no 'units' attribute; cannot tell the {what} units", variable)
+    factor = table.get(_key(units))
+    if factor is None:
+        raise InputError(
+            path, f"unknown {what} units {units!r}; expected one of {', '.join(table)}", variable
+        )
+    return factor
+
+
+def rate_factor(units, path, variable: str) -> float:
+    """Factor to mm s⁻¹ for a water flux rate (``kg m-2 s-1``, ``mm s-1``)."""
+    return _lookup(_RATE, units, path, variable, "water flux rate")
+
+
+def daily_depth_factor(units, path, variable: str) -> float:
+    """Factor to mm per day for a daily depth (ERA5-Land ``tp`` in ``m``)."""
+    return _lookup(_DAILY_DEPTH, units, path, variable, "daily precipitation depth")
+
+
+def kelvin_offset(units, path, variable: str) -> float:
+    """Offset to K for a temperature (``K``, ``degC``).
+
+    Examples
+    --------
+    >>> kelvin_offset("degC", "t.nc", "t2m")
+    273.15
+    """
+    return _lookup(_TEMPERATURE, units, path, variable, "temperature")
+
+
+def fraction_factor(units, path, variable: str) -> float:
+    """Factor to m³ m⁻³ for volumetric soil water (``m**3 m**-3`` or ``%``).
+
+    Examples
+    --------
+    >>> fraction_factor("m**3 m**-3", "e.nc", "swvl1"), fraction_factor("%", "e.nc", "swvl1")
+    (1.0, 0.01)
+    """
+    return _lookup(_FRACTION, units, path, variable, "volumetric soil water")

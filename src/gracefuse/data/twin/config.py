@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gracefuse.data.grid import Box
 from gracefuse.data.twin.calibrate import SUN2019_TABLE1
 from gracefuse.data.twin.lsm import LSMErrors
+from gracefuse.limits import FIRST_MONTH, check_box, check_span, check_twin_size, parse_month
 
 #: the simulation always starts here (after spin-up) so that any start date sees one world
-SIM_START = "1979-01"
+SIM_START = FIRST_MONTH
 SPINUP_YEARS = 10
 
 
@@ -26,7 +26,7 @@ class TwinConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     size: int = Field(32, ge=8, description="cells per side of the coarse grid")
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="random seed (same seed, same world)")
     start: str = "2002-04"
     end: str = "2017-12"
     south: float = 7.75
@@ -50,10 +50,14 @@ class TwinConfig(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _month(cls, v: str) -> str:
-        ts = pd.Timestamp(v)
-        if ts < pd.Timestamp(SIM_START):
-            raise ValueError(f"the twin starts at {SIM_START} at the earliest")
-        return f"{ts:%Y-%m}"
+        return parse_month(v)
+
+    @model_validator(mode="after")
+    def _limits(self) -> TwinConfig:
+        check_span(self.start, self.end)
+        check_box(self.south, self.north, self.west, self.east)
+        check_twin_size(self.size, self.end)
+        return self
 
     @property
     def box(self) -> Box:

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gracefuse.config import FileSource, Recipe, TwinSource, dump_recipe
-from gracefuse.data.inputs import Inputs, load_inputs
-from gracefuse.errors import ConfigError, InputError
+from gracefuse.config import GraceOnlySource, Recipe, TwinSource, dump_recipe
+from gracefuse.data.inputs import Inputs, check_sources, load_inputs
+from gracefuse.errors import ConfigError
 from gracefuse.evaluate.baselines import cell_ridge_crossfit
 from gracefuse.io import write_netcdf, write_text
 from gracefuse.methods.fusion.baselines import fusion_baselines
@@ -31,6 +31,7 @@ from gracefuse.methods.fusion.evaluate import metrics_table, select_model
 from gracefuse.methods.fusion.outputs import predictions_dataset, well_correlations
 from gracefuse.methods.fusion.train import ModelRun, run_label, train_model
 from gracefuse.models import DOWNSAMPLING
+from gracefuse.runfolder import prepare_run_folder
 from gracefuse.samples import FusionSamples, build_samples, stack_lags
 from gracefuse.train import choose_device
 
@@ -52,17 +53,20 @@ class FusionResult:
 
 
 def check_recipe(recipe: Recipe) -> None:
-    """Fail fast, before any training, on settings that cannot work."""
+    """Fail fast, before a run folder exists or data loads, on settings that cannot work."""
+    if isinstance(recipe.data, GraceOnlySource):
+        raise ConfigError(
+            "fusion learns the LSM–GRACE mismatch: data.kind must be 'twin' or 'files'"
+        )
+    sequence_models = [m.name for m in recipe.models if m.name == "convlstm"]
+    if sequence_models:
+        raise ConfigError("convlstm is a reconstruction model (method = 'reconstruction')")
     size = recipe.data.size if isinstance(recipe.data, TwinSource) else recipe.samples.image_size
     for m in recipe.models:
         k = DOWNSAMPLING[m.name] if m.name != "unet" else 2 ** (m.depth or 5)
         if size % k:
             raise ConfigError(f"{m.name} needs an image size divisible by {k}; got {size}")
-    if isinstance(recipe.data, FileSource):
-        d = recipe.data
-        for p in (d.grace, d.grace_scale_factors, d.grace_land_mask, d.wells, d.land_mask):
-            if p is not None and not Path(p).exists():
-                raise InputError(p, "file not found (named in the recipe)")
+    check_sources(recipe.data)
 
 
 def split_dates(samples: FusionSamples) -> dict[str, dict]:
@@ -131,13 +135,21 @@ def _info(recipe, data, samples, runs, selected, binfo) -> dict:
 
 
 def run_fusion(
-    recipe: Recipe, out_dir: str | Path, progress: bool = True, figures: bool = True
+    recipe: Recipe,
+    out_dir: str | Path,
+    progress: bool = True,
+    figures: bool = True,
+    overwrite: bool = False,
 ) -> FusionResult:
-    """Run a fusion recipe end to end and write the run folder."""
+    """Run a fusion recipe end to end and write the run folder.
+
+    The recipe and its files are checked before the folder is created; a folder that holds
+    the run of another recipe is refused unless ``overwrite`` (then its checkpoints go).
+    """
     from gracefuse.report.fusion import write_fusion_report
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_recipe(recipe)
+    out = prepare_run_folder(out_dir, dump_recipe(recipe), overwrite)
     t0 = time.perf_counter()
     handler = logging.FileHandler(out / "run.log", mode="a")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -145,7 +157,6 @@ def run_fusion(
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        check_recipe(recipe)
         write_text(out / "config.toml", dump_recipe(recipe))
         data = load_inputs(recipe.data, "image", recipe.samples.image_size)
         samples = build_samples(data.observed, recipe.samples)

@@ -124,7 +124,7 @@ def _member(
 
     res = fit(
         model, xt, yt, samples.train, samples.val, loss_fn, tcfg, folder,
-        epochs=mcfg.epochs or tcfg.epochs, label=f"{name[:12]:12s}[{k}]", progress=progress,
+        epochs=mcfg.epochs, label=f"{name[:12]:12s}[{k}]", progress=progress,
     )  # fmt: skip
     det, spread = predict(model, xt, batch_size=8, mc_samples=tcfg.mc_samples, seed=tcfg.seed)
     variance = np.zeros_like(det) if spread is None else spread**2

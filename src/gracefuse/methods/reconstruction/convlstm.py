@@ -132,7 +132,7 @@ def train_convlstm(
         masked_mse,
         tcfg,
         out_dir / "checkpoints" / f"convlstm_{mode}",
-        epochs=mcfg.epochs or tcfg.epochs,
+        epochs=mcfg.epochs,
         label=f"convlstm-{mode[0]}",
         progress=progress,
     )

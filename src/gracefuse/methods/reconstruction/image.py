@@ -87,7 +87,7 @@ def train_image_model(
         loss_fn,
         tcfg,
         out_dir / "checkpoints" / mcfg.name,
-        epochs=mcfg.epochs or tcfg.epochs,
+        epochs=mcfg.epochs,
         label=f"{mcfg.name:9s}",
         progress=progress,
         adversarial=adversarial,

@@ -13,16 +13,15 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gracefuse.config import dump_recipe
+from gracefuse.config import GraceOnlySource, dump_recipe
 from gracefuse.data.grid import cell_area, pad_to_multiple
-from gracefuse.data.inputs import load_inputs
-from gracefuse.errors import InputError
+from gracefuse.data.inputs import check_sources, load_inputs
+from gracefuse.errors import ConfigError, InputError
 from gracefuse.evaluate.compare import compare_to_baselines, comparison_rows
 from gracefuse.evaluate.regions import skill_rows
 from gracefuse.io import write_netcdf, write_text
@@ -36,6 +35,7 @@ from gracefuse.methods.reconstruction.image import train_image_model
 from gracefuse.methods.reconstruction.intervals import FillIntervals, fill_intervals
 from gracefuse.methods.reconstruction.predictors import Scaler, lsm_predictors
 from gracefuse.methods.reconstruction.splits import Splits, early_stopping, reconstruction_splits
+from gracefuse.runfolder import prepare_run_folder
 
 log = logging.getLogger(__name__)
 COLUMNS = ["model", "split", "scale", "metric", "value"]
@@ -64,6 +64,29 @@ class ReconResult:
     filled: xr.Dataset
     data: ReconData
     hindcast_model: str = ""
+
+
+def check_recon_recipe(recipe) -> None:
+    """Fail fast, before a run folder exists or data loads, on settings that cannot work."""
+    check_sources(recipe.data)
+    rc, names = recipe.reconstruction, [m.name for m in recipe.models]
+    if isinstance(recipe.data, GraceOnlySource):
+        needs_lsm = [n for n in names if n != "convlstm"]
+        if needs_lsm:
+            raise ConfigError(
+                f"models {needs_lsm} are driven by an LSM; a grace_only recipe can train "
+                "convlstm only (or give data.kind = 'files' with an LSM)"
+            )
+    known = set(names) | set(BASELINES) | set(LSM_BASELINES) | {"lsm"}
+    for key, value, rules in (
+        ("fill_model", rc.fill_model, {"best"}),
+        ("hindcast_model", rc.hindcast_model, {"fill_model", "best_lsm"}),
+    ):
+        if value not in rules | known:
+            raise ConfigError(
+                f"reconstruction.{key} = {value!r} is neither {' nor '.join(map(repr, sorted(rules)))} "
+                f"nor a model of this recipe ({', '.join(sorted(known))})"
+            )
 
 
 def load_recon_data(recipe, multiple: int = 16) -> ReconData:
@@ -221,12 +244,15 @@ def _model_rows(info: dict) -> list[dict]:
     ]
 
 
-def run_reconstruction(recipe, out_dir, progress: bool = True, figures: bool = True) -> ReconResult:
-    """Train, evaluate and fill: the whole ``gracefuse fill`` job. Writes the run folder."""
+def run_reconstruction(
+    recipe, out_dir, progress: bool = True, figures: bool = True, overwrite: bool = False
+) -> ReconResult:
+    """Train, evaluate and fill: the whole ``gracefuse fill`` job. Writes the run folder
+    (checked first: see :func:`gracefuse.runfolder.prepare_run_folder`)."""
     from gracefuse.report.reconstruction import write_reconstruction_report
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_recon_recipe(recipe)
+    out = prepare_run_folder(out_dir, dump_recipe(recipe), overwrite)
     t0 = time.perf_counter()
     write_text(out / "config.toml", dump_recipe(recipe))
     data = load_recon_data(recipe)
