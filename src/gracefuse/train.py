@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,7 +192,9 @@ def load_checkpoint(path: Path, device) -> dict | None:
     """A checkpoint's contents, loaded with ``weights_only=True`` (tensors, numbers, strings,
     lists and dicts only: no code can run from the file); ``None`` if it cannot be read."""
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on foreign pickle protocols
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - truncated, foreign or unsafe: never trusted
         log.warning("%s cannot be loaded safely (%s); it is ignored", path, type(exc).__name__)
         return None

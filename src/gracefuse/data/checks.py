@@ -52,6 +52,14 @@ SENTINELS: tuple[float, ...] = (
 )  # fmt: skip
 
 
+def backend_message(exc: BaseException, limit: int = 160) -> str:
+    """The first line of a library's error, without advice about its own options (such as
+    xarray's "Try opening your dataset with decode_times=False")."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    keep = [s for s in text.split(". ") if "decode_times" not in s and "Try opening" not in s]
+    return ". ".join(keep).strip()[:limit] or type(exc).__name__
+
+
 def _where(da: xr.DataArray, flat_index: int) -> str:
     """``time=2003-04, lat=12.5, lon=77.5`` for the element at ``flat_index`` of ``da``."""
     pos = np.unravel_index(flat_index, da.shape)
@@ -84,7 +92,7 @@ def check_raw(
     """
     if not np.issubdtype(da.dtype, np.number):
         raise InputError(path, f"values are not numbers (dtype {da.dtype})", variable or da.name)
-    v = np.asarray(da.values, dtype=float)
+    v = read_values(da, path, variable)
     bad = np.isinf(v)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -102,6 +110,21 @@ def check_raw(
             f"(first at {_where(da, first)}); declare it as _FillValue or missing_value",
             variable or da.name,
         )
+
+
+def read_values(
+    da: xr.DataArray, path: str | os.PathLike | None, variable: str | None = None
+) -> np.ndarray:
+    """The values of ``da`` as floats, reading them from disk (or dask) now: a damaged or
+    truncated file fails here, with its name, rather than later inside training."""
+    try:
+        return np.asarray(da.values, dtype=float)
+    except Exception as exc:  # noqa: BLE001 - any backend failure: the data cannot be read
+        raise InputError(
+            path,
+            f"values cannot be read (damaged or truncated file? {type(exc).__name__})",
+            variable or da.name,
+        ) from exc
 
 
 def check_range(

@@ -21,6 +21,7 @@ import xarray as xr
 
 from gracefuse.data.anomalies import GRACE_BASELINE
 from gracefuse.data.checks import (
+    backend_message,
     check_complete,
     check_overlap,
     check_range,
@@ -124,7 +125,7 @@ def _decode_times(ds: xr.Dataset, path: Path) -> tuple[pd.DatetimeIndex, pd.Date
         raise InputError(
             path,
             f"time values cannot be read as dates with units {units!r} and calendar "
-            f"{calendar!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+            f"{calendar!r} ({backend_message(exc)})",
             "time",
         ) from exc
     epochs = pd.DatetimeIndex(np.asarray(dec["time"].values, dtype="datetime64[ns]"))
@@ -315,12 +316,13 @@ def _read_storage(raw: xr.Dataset, p: Path, variable: str | None):
         )
     months, notes = assign_calendar_months(epochs, mids)
 
-    ds = xr.Dataset(coords={"time": raw["time"].values})
+    da = da.assign_coords(time=epochs.values)  # errors then name the month
+    ds = xr.Dataset(coords={"time": epochs.values})
     twsa = as_mm(da, p, "terrestrial water storage anomaly")
     ds["twsa"] = check_values(da, twsa, "twsa", p, name)
     unc = next((u for u in UNCERTAINTY_NAMES if u in raw.variables), None)
     if unc is not None:
-        u = to_time_lat_lon(raw[unc], p, unc)
+        u = to_time_lat_lon(raw[unc], p, unc).assign_coords(time=epochs.values)
         converted = as_mm(u, p, "TWSA uncertainty (1 sigma)")
         ds["twsa_uncertainty"] = check_values(u, converted, "twsa_uncertainty", p, unc)
     return ds, epochs, months, notes

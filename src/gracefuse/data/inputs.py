@@ -153,11 +153,6 @@ def check_sources(source: TwinSource | FileSource | GraceOnlySource) -> None:
     named["grace_land_mask"] = source.grace_land_mask
     if isinstance(source, FileSource):
         named |= {"wells": source.wells, "land_mask": source.land_mask}
-        if not source.lsm:
-            raise InputError(None, "data.lsm: no LSM file given")
-        for pattern in source.lsm:
-            if not glob.glob(pattern) and not Path(pattern).exists():
-                raise InputError(pattern, "no file matches this LSM pattern (data.lsm)")
     for key, path in named.items():
         if path is None:
             continue
@@ -165,6 +160,12 @@ def check_sources(source: TwinSource | FileSource | GraceOnlySource) -> None:
             raise InputError(path, f"file not found (data.{key})")
         if Path(path).is_dir():
             raise InputError(path, f"is a folder, not a file (data.{key})")
+    if isinstance(source, FileSource):
+        if not source.lsm:
+            raise InputError(None, "data.lsm: no LSM file given")
+        for pattern in source.lsm:
+            if not glob.glob(pattern) and not Path(pattern).exists():
+                raise InputError(pattern, "no file matches this LSM pattern (data.lsm)")
 
 
 def load_inputs(

@@ -18,6 +18,7 @@ import xarray as xr
 
 from gracefuse.data.anomalies import GRACE_BASELINE, anomalies, month_start, seconds_in_month
 from gracefuse.data.checks import (
+    backend_message,
     check_complete,
     check_overlap,
     check_values,
@@ -94,9 +95,8 @@ def _open_many(files: list[Path], chunks: dict | None) -> xr.Dataset:
             decode_times=xr.coders.CFDatetimeCoder(use_cftime=False),
         )
     except Exception as exc:  # noqa: BLE001
-        first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise InputError(
-            files[0], f"files cannot be read and combined along time ({first})"
+            files[0], f"files cannot be read and combined along time ({backend_message(exc)})"
         ) from exc
     if "valid_time" in ds.variables and "time" not in ds.dims:
         ds = ds.drop_vars("time", errors="ignore").rename({"valid_time": "time"})

@@ -234,7 +234,7 @@ def open_wells(
             raise InputError(p, f"no {what} column (columns: {', '.join(cols)})")
     low = {c.lower(): c for c in cols}
     if tc is not None and tc in df:
-        times = pd.to_datetime(df[tc], errors="coerce")
+        times = pd.to_datetime(df[tc], errors="coerce", format="mixed")
     elif "year" in low and "month" in low:
         times = pd.to_datetime(
             {"year": df[low["year"]], "month": df[low["month"]], "day": 1}, errors="coerce"
