@@ -217,8 +217,23 @@ def demo(
     out.print(f"done in {time.perf_counter() - t0:.0f} s; open {out_dir / 'report.html'}")
 
 
+def _warnings_to_console() -> None:
+    """Show gracefuse's warnings (a checkpoint not resumed, weights not found) on stderr
+    too; the full log goes to each run folder's ``run.log``."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("gracefuse")
+    if not any(isinstance(h, RichHandler) for h in logger.handlers):
+        handler = RichHandler(console=console, show_time=False, show_path=False)
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning gracefuse errors into a message and exit code 2."""
+    _warnings_to_console()
     try:
         app(args=argv, standalone_mode=False)
     except GracefuseError as exc:

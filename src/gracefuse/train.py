@@ -169,6 +169,13 @@ class _Loop:
         """The averaged weights (EMA) when kept: what is validated, kept as best, returned."""
         return self.ema if self.ema is not None else self.model
 
+    def save(self, folder: Path, result: FitResult, epoch: int, done: bool) -> None:
+        """Write ``last.pt`` (and ``best.pt`` when this epoch is the best) atomically."""
+        _save(self.state(result, epoch, done), folder / "last.pt")
+        if result.best_epoch == epoch:
+            best = {"fingerprint": self.fingerprint, "model": self.best_state, "epoch": epoch}
+            _save(best, folder / "best.pt")
+
     def state(self, result: FitResult, epoch: int, done: bool) -> dict:
         """Everything ``last.pt`` holds after ``epoch``."""
         return {
@@ -205,13 +212,16 @@ def _resume(loop: _Loop, last: Path, device, n_epochs: int, result: FitResult, l
     """Load ``last.pt`` into ``loop`` and ``result`` if it belongs to this run; otherwise
     start fresh and say so (a checkpoint of other data or settings is never resumed)."""
     state = load_checkpoint(last, device)
-    if state is None or state.get("fingerprint") != loop.fingerprint:
+    if state is None:
+        log.warning("%s: starting fresh", label)
+        return
+    if state.get("fingerprint") != loop.fingerprint:
         log.warning(
             "%s: the checkpoint in %s was trained on other data or settings (fingerprint %s, "
             "this run %s); starting fresh",
             label,
             last.parent,
-            None if state is None else state.get("fingerprint"),
+            state.get("fingerprint"),
             loop.fingerprint,
         )
         return
@@ -304,12 +314,9 @@ def fit(
     n_epochs = cfg.epochs if epochs is None else epochs
     if n_epochs < 1:
         raise ValueError(f"{label}: epochs must be at least 1, got {n_epochs}")
-    extra = {
-        "epochs": n_epochs,
-        "data": data_digest(x, y, np.asarray(train_idx), np.asarray(val_idx)),
-        "adversarial": type(adversarial).__name__ if adversarial is not None else None,
-    }
-    fp = fingerprint(model, cfg, extra)
+    data = data_digest(x, y, np.asarray(train_idx), np.asarray(val_idx))
+    adv = type(adversarial).__name__ if adversarial is not None else None
+    fp = fingerprint(model, cfg, {"epochs": n_epochs, "data": data, "adversarial": adv})
     ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
     loop = _Loop(
         model, _optimizer(model, cfg), ema, adversarial, fp, copy.deepcopy(model.state_dict())
@@ -342,10 +349,7 @@ def fit(
             result.stopped_early = loop.bad >= cfg.patience
             done = result.stopped_early or epoch == n_epochs - 1
             if ckpt is not None:
-                _save(loop.state(result, epoch, done), ckpt / "last.pt")
-                if result.best_epoch == epoch:
-                    best = {"fingerprint": fp, "model": loop.best_state, "epoch": epoch}
-                    _save(best, ckpt / "best.pt")
+                loop.save(ckpt, result, epoch, done)
             bar.update(task, advance=1, info=f"loss {train_loss:.3f} val {val_loss:.3f}")
             if stop_after is not None and ran >= stop_after and not done:
                 return result.finish(t0)

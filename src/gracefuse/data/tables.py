@@ -198,6 +198,25 @@ def _pick(columns: Sequence[str], options: Sequence[str], given: str | None) -> 
     return next((low[o] for o in options if o in low), None)
 
 
+def _locations(df: pd.DataFrame, latc: str, lonc: str, p: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Latitudes and longitudes of every row: numbers, present, on the globe."""
+    lat = numeric_column(df[latc], p, latc)
+    lon = numeric_column(df[lonc], p, lonc)
+    if np.isnan(lat).any() or np.isnan(lon).any():
+        raise InputError(
+            p, f"{int(np.isnan(lat).sum() + np.isnan(lon).sum())} rows lack a location"
+        )
+    outside = (np.abs(lat) > 90) | (lon < -180) | (lon > 360)
+    if outside.any():
+        bad = int(np.flatnonzero(outside)[0])
+        raise InputError(
+            p,
+            f"row {bad}: location ({lat[bad]:g}, {lon[bad]:g}) is outside lat [-90, 90], "
+            "lon [-180, 360]",
+        )
+    return lat, lon
+
+
 def open_wells(
     path: str | os.PathLike,
     value: str | None = None,
@@ -244,20 +263,7 @@ def open_wells(
     if times.isna().any():
         bad = int(times.isna().sum())
         raise InputError(p, f"{bad} rows have a time that cannot be parsed")
-    lat = numeric_column(df[latc], p, latc)
-    lon = numeric_column(df[lonc], p, lonc)
-    if np.isnan(lat).any() or np.isnan(lon).any():
-        raise InputError(
-            p, f"{int(np.isnan(lat).sum() + np.isnan(lon).sum())} rows lack a location"
-        )
-    if (np.abs(lat) > 90).any() or (lon < -180).any() or (lon > 360).any():
-        bad = int(np.flatnonzero((np.abs(lat) > 90) | (lon < -180) | (lon > 360))[0])
-        raise InputError(
-            p,
-            f"row {bad}: location ({lat[bad]:g}, {lon[bad]:g}) is outside lat [-90, 90], "
-            "lon [-180, 360]",
-        )
-    df[latc], df[lonc] = lat, lon
+    df[latc], df[lonc] = _locations(df, latc, lonc, p)
     skip = {idc, latc, lonc, tc, low.get("year"), low.get("month")}
     numeric = [c for c in cols if c not in skip and pd.api.types.is_numeric_dtype(df[c])]
     if value is None:
