@@ -56,11 +56,8 @@ def run(strategy, check, n: int, defect_of) -> dict:
             try:
                 outcome = check(spec, Path(d))
             except Unexpected as exc:
-                outcome = (
-                    "silent_wrong"
-                    if "without a word" in str(exc) or "differ" in str(exc)
-                    else "unexpected"
-                )
+                silent = ("without a word", "differ", "accepted", "changed", "expected")
+                outcome = "silent_wrong" if any(w in str(exc) for w in silent) else "unexpected"
                 failures.append(f"{defect_of(spec)}: {exc}"[:300])
             except Exception as exc:  # noqa: BLE001 - counted, never hidden
                 outcome = "unexpected"
