@@ -270,12 +270,10 @@ def open_grace(
     p = Path(path)
     raw = open_netcdf(p, decode_times=False, chunks=chunks)
     product = detect_product(raw)
-    ds, epochs, months, notes = _read_storage(raw, p, variable)
+    ds, epochs, months, notes = _read_storage(raw, p, variable, box)
     ds, applied = _apply_scale_factors(ds, raw, scale_factors, apply_scale_factors, p)
     ds = _apply_land_mask(ds, raw, land_mask, p)
     ds = _on_calendar_months(ds, epochs, months)
-    if box is not None:
-        ds = check_overlap(ds, box, p)
     missing = empty_months(ds["twsa"])  # months without a solution or with no valid cell
 
     baseline = raw.attrs.get("anomaly_baseline") or raw["time"].attrs.get("anomaly_baseline")
@@ -296,13 +294,14 @@ def open_grace(
     return ds
 
 
-def _read_storage(raw: xr.Dataset, p: Path, variable: str | None):
-    """The storage (and uncertainty) in mm on ``(time, lat, lon)``, checked, with each
-    solution's epoch and calendar month, and notes on how months were assigned."""
+def _read_storage(raw: xr.Dataset, p: Path, variable: str | None, box=None):
+    """The storage (and uncertainty) in mm on ``(time, lat, lon)``, cropped to ``box`` and
+    then checked (only the cells used are read), with each solution's epoch and calendar
+    month, and notes on how months were assigned."""
     name = variable or find_variable(raw, TWS_NAMES, p, "water-storage")
     if name not in raw.variables:
         raise InputError(p, "variable not found in file", name)
-    da = to_time_lat_lon(raw[name], p, name)
+    da = _on_box(to_time_lat_lon(raw[name], p, name), box, p)
     if da.dims != ("time", "lat", "lon"):
         raise InputError(p, f"expected dims (time, lat, lon), got {da.dims}", name)
     epochs, mids = _decode_times(raw, p)
@@ -322,10 +321,14 @@ def _read_storage(raw: xr.Dataset, p: Path, variable: str | None):
     ds["twsa"] = check_values(da, twsa, "twsa", p, name)
     unc = next((u for u in UNCERTAINTY_NAMES if u in raw.variables), None)
     if unc is not None:
-        u = to_time_lat_lon(raw[unc], p, unc).assign_coords(time=epochs.values)
+        u = _on_box(to_time_lat_lon(raw[unc], p, unc), box, p).assign_coords(time=epochs.values)
         converted = as_mm(u, p, "TWSA uncertainty (1 sigma)")
         ds["twsa_uncertainty"] = check_values(u, converted, "twsa_uncertainty", p, unc)
     return ds, epochs, months, notes
+
+
+def _on_box(da: xr.DataArray, box, p: Path) -> xr.DataArray:
+    return da if box is None else check_overlap(da, box, p)
 
 
 def _apply_scale_factors(
@@ -379,5 +382,4 @@ def _on_calendar_months(ds: xr.Dataset, epochs, months) -> xr.Dataset:
 
 def missing_months(ds: xr.Dataset, variable: str = "twsa") -> list[str]:
     """Months (``YYYY-MM``) in which ``variable`` has no valid cell."""
-    empty = ds[variable].isnull().all(("lat", "lon"))
-    return [f"{pd.Timestamp(t):%Y-%m}" for t in ds["time"].values[empty.values]]
+    return empty_months(ds[variable])

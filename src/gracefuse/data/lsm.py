@@ -80,7 +80,8 @@ def _probe(f: Path) -> None:
         )
 
 
-def _open_many(files: list[Path], chunks: dict | None) -> xr.Dataset:
+def _open_many(files: list[Path], chunks: dict | None, box=None) -> xr.Dataset:
+    """The files combined along time on ``(time, lat, lon)``, cropped to ``box`` (lazy)."""
     for f in files:
         _probe(f)
     try:
@@ -102,7 +103,8 @@ def _open_many(files: list[Path], chunks: dict | None) -> xr.Dataset:
         ds = ds.drop_vars("time", errors="ignore").rename({"valid_time": "time"})
     if not np.issubdtype(ds["time"].dtype, np.datetime64) or ds["time"].isnull().any():
         raise InputError(files[0], "time values cannot be read as dates", "time")
-    return to_time_lat_lon(ds, files[0])
+    ds = to_time_lat_lon(ds, files[0])
+    return ds if box is None else check_overlap(ds, box, files[0])
 
 
 def _require(ds: xr.Dataset, names: Sequence[str], path: Path) -> None:
@@ -115,15 +117,13 @@ def _require(ds: xr.Dataset, names: Sequence[str], path: Path) -> None:
 
 
 def _finish(
-    ds: xr.Dataset, model: str, files: list[Path], baseline: tuple[str, str] | None, box
+    ds: xr.Dataset, model: str, files: list[Path], baseline: tuple[str, str] | None
 ) -> xr.Dataset:
     t = month_start(ds["time"].values)
     if t.has_duplicates:
         dup = t[t.duplicated()][0]
         raise InputError(files[0], f"two files/steps fall in the same month {dup:%Y-%m}", "time")
     ds = ds.assign_coords(time=t).sortby("time")
-    if box is not None:
-        ds = check_overlap(ds, box, files[0])
     comps = [c for c in ("soil_moisture", "swe", "canopy") if c in ds]
     ds["tws"] = sum(ds[c] for c in comps).assign_attrs(
         units="mm", long_name=f"terrestrial water storage ({' + '.join(comps)})"
@@ -165,13 +165,13 @@ def open_gldas(
     ``tair`` from ``Tair_f_inst`` (K). GLDAS fill values (-9999) become NaN.
     """
     files = _expand(paths)
-    raw = _open_many(files, chunks)
+    raw = _open_many(files, chunks, box)
     f0 = files[0]
     _require(raw, [*GLDAS_SOIL_LAYERS, "SWE_inst", "CanopInt_inst"], f0)
     ds = xr.Dataset(coords={k: raw[k] for k in ("time", "lat", "lon")})
-    for n in GLDAS_SOIL_LAYERS:
-        _checked(raw, n, as_mm(raw[n], f0, n), "soil_moisture", f0)
-    layers = sum(as_mm(raw[n], f0, n) for n in GLDAS_SOIL_LAYERS)
+    layers = sum(
+        _checked(raw, n, as_mm(raw[n], f0, n), "soil_moisture", f0) for n in GLDAS_SOIL_LAYERS
+    )
     ds["soil_moisture"] = layers.assign_attrs(units="mm", long_name="soil moisture 0-200 cm")
     swe = as_mm(raw["SWE_inst"], f0, "snow water equivalent")
     ds["swe"] = _checked(raw, "SWE_inst", swe, "swe", f0)
@@ -181,8 +181,7 @@ def open_gldas(
         rate = raw["Rainf_f_tavg"] * rate_factor(
             raw["Rainf_f_tavg"].attrs.get("units"), f0, "Rainf_f_tavg"
         )
-        secs = xr.DataArray(raw["time"].dt.days_in_month.values * 86400.0, dims="time")
-        precip = rate * secs.assign_coords(time=raw["time"])
+        precip = rate * seconds_in_month(raw["time"])
         ds["precip"] = _checked(raw, "Rainf_f_tavg", precip, "precip", f0, units="mm/month",
                                 long_name="precipitation")  # fmt: skip
     if "Tair_f_inst" in raw:
@@ -192,7 +191,7 @@ def open_gldas(
         ds["tair"] = _checked(
             raw, "Tair_f_inst", tair, "tair", f0, units="K", long_name="air temperature"
         )
-    return _finish(ds, "gldas_noah", files, baseline, box)
+    return _finish(ds, "gldas_noah", files, baseline)
 
 
 def open_era5_land(
@@ -210,7 +209,7 @@ def open_era5_land(
     Handles both ``time`` and the newer ``valid_time`` axis, and drops ``expver``/``number``.
     """
     files = _expand(paths)
-    raw = _open_many(files, chunks)
+    raw = _open_many(files, chunks, box)
     f0 = files[0]
     raw = raw.drop_vars([v for v in ("expver", "number") if v in raw.variables])
     _require(raw, [*ERA5_LAYERS_MM, "sd"], f0)
@@ -232,7 +231,7 @@ def open_era5_land(
     if "t2m" in raw:
         t2m = raw["t2m"] + kelvin_offset(raw["t2m"].attrs.get("units"), f0, "t2m")
         ds["tair"] = _checked(raw, "t2m", t2m, "tair", f0, units="K", long_name="2 m temperature")
-    return _finish(ds, "era5_land", files, baseline, box)
+    return _finish(ds, "era5_land", files, baseline)
 
 
 def open_lsm(

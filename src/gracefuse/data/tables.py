@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from gracefuse.data.anomalies import month_start
-from gracefuse.data.checks import check_range, check_raw
+from gracefuse.data.checks import check_range, check_raw, empty_months
 from gracefuse.errors import InputError
 
 BASIN_COLUMN = re.compile(r"^(?P<var>.+?)\s+(?P<date>\d{4}-\d{2}(?:-\d{2})?)$")
@@ -103,8 +103,7 @@ def open_basin_table(path: str | os.PathLike) -> xr.Dataset:
     )
     ds = da.sortby("time").to_dataset()
     ds = ds.reindex(time=pd.date_range(t.min(), t.max(), freq="MS"))  # absent months -> NaN
-    empty = ds[name].isnull().all("basin").values
-    ds.attrs["missing_months"] = ", ".join(f"{t:%Y-%m}" for t in ds.indexes["time"][empty])
+    ds.attrs["missing_months"] = ", ".join(empty_months(ds[name]))
     return ds
 
 

@@ -24,9 +24,6 @@ _TO_MM: dict[str, float] = {
     "m of water equivalent": 1000.0,
     "kg m-2": 1.0,
     "kg/m2": 1.0,
-    "kg/m^2": 1.0,
-    "kg m**-2": 1.0,
-    "kg m^-2": 1.0,
 }
 
 
@@ -43,16 +40,7 @@ def to_mm_factor(units: str | None, path: str | os.PathLike | None, variable: st
     >>> to_mm_factor("cm", "grace.nc", "lwe_thickness")
     10.0
     """
-    if units is None:
-        raise InputError(path, "has no 'units' attribute; cannot tell cm from mm", variable)
-    key = str(units).strip().lower().replace("_", " ")
-    if key not in _TO_MM:
-        raise InputError(
-            path,
-            f"unknown units {units!r}; expected one of mm, cm, m or kg m-2",
-            variable,
-        )
-    return _TO_MM[key]
+    return _lookup(_TO_MM, units, path, variable, "water height")
 
 
 def as_mm(da: xr.DataArray, path: str | os.PathLike | None, long_name: str) -> xr.DataArray:
@@ -64,30 +52,36 @@ def as_mm(da: xr.DataArray, path: str | os.PathLike | None, long_name: str) -> x
 
 
 def _key(units: object) -> str:
-    """Units text without spaces, ``**``, ``^`` and case: ``kg m**-2 s**-1`` → ``kgm-2s-1``."""
-    return str(units).strip().lower().replace("**", "").replace("^", "").replace(" ", "")
+    """Units text without spaces, underscores, ``**``, ``^`` and case:
+    ``kg m**-2 s**-1`` → ``kgm-2s-1``, ``m_of_water_equivalent`` → ``mofwaterequivalent``."""
+    text = str(units).strip().lower()
+    return "".join(text.replace("**", "").replace("^", "").replace("_", " ").split())
 
 
 #: rates of water per area and second (kg m-2 s-1 = mm s-1) → factor to mm s-1
-_RATE = {"kgm-2s-1": 1.0, "kg/m2/s": 1.0, "kgm-2/s": 1.0, "mms-1": 1.0, "mm/s": 1.0}
+_RATE = {"kg m-2 s-1": 1.0, "kg/m2/s": 1.0, "kg m-2/s": 1.0, "mm s-1": 1.0, "mm/s": 1.0}
 #: daily depths (ERA5-Land monthly means of daily totals) → factor to mm per day
-_DAILY_DEPTH = {"m": 1000.0, "mm": 1.0, "mday-1": 1000.0, "mmday-1": 1.0, "m/day": 1000.0,
+_DAILY_DEPTH = {"m": 1000.0, "mm": 1.0, "m day-1": 1000.0, "mm day-1": 1.0, "m/day": 1000.0,
                 "mm/day": 1.0}  # fmt: skip
 #: temperatures → offset to K
-_TEMPERATURE = {"k": 0.0, "kelvin": 0.0, "degc": 273.15, "c": 273.15, "celsius": 273.15,
-                "°c": 273.15, "degree_celsius": 273.15, "degrees_celsius": 273.15}  # fmt: skip
+_TEMPERATURE = {"K": 0.0, "kelvin": 0.0, "degC": 273.15, "C": 273.15, "celsius": 273.15,
+                "°C": 273.15, "degree_Celsius": 273.15, "degrees_Celsius": 273.15}  # fmt: skip
 #: volumetric soil water → factor to m3 m-3
-_FRACTION = {"m3m-3": 1.0, "m3/m3": 1.0, "1": 1.0, "fraction": 1.0, "-": 1.0,
+_FRACTION = {"m3 m-3": 1.0, "m3/m3": 1.0, "1": 1.0, "fraction": 1.0, "-": 1.0,
              "%": 0.01, "percent": 0.01}  # fmt: skip
 
 
-def _lookup(table: dict, units, path, variable: str, what: str) -> float:
+def _lookup(table: dict[str, float], units, path, variable: str, what: str) -> float:
+    """``table``'s value for ``units`` (compared by :func:`_key`), or an :class:`InputError`
+    naming the file and variable when the units are missing or not in the table."""
     if units is None:
         raise InputError(path, f"has no 'units' attribute; cannot tell the {what} units", variable)
-    factor = table.get(_key(units))
+    factor = {_key(k): v for k, v in table.items()}.get(_key(units))
     if factor is None:
         raise InputError(
-            path, f"unknown {what} units {units!r}; expected one of {', '.join(table)}", variable
+            path,
+            f"unknown units {units!r} for a {what}; expected one of {', '.join(table)}",
+            variable,
         )
     return factor
 
