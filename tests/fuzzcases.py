@@ -151,10 +151,23 @@ def _expected(spec: dict) -> xr.DataArray:
     return out
 
 
-def _refused(exc: GracefuseError, path: Path) -> str:
-    if path.name not in str(exc):
-        raise Unexpected(f"error does not name the file: {exc}")
-    return "refused"
+def _read(read, path: Path, well_formed: bool, what: str):
+    """``read()``'s result, or ``None`` when it refused a defective input with
+    gracefuse's error naming ``path``. Anything else raises :class:`Unexpected`: a foreign
+    exception, a well-formed input refused, or a defect read without a word."""
+    try:
+        result = read()
+    except GracefuseError as exc:
+        if well_formed:
+            raise Unexpected(f"a well-formed {what} was refused: {exc}") from exc
+        if path.name not in str(exc):
+            raise Unexpected(f"error does not name the file: {exc}") from exc
+        return None
+    except Exception as exc:
+        raise Unexpected(f"foreign exception {type(exc).__name__}: {exc}") from exc
+    if not well_formed:
+        raise Unexpected(f"a defective {what} was read without a word")
+    return result
 
 
 def check_grace(spec: dict, folder: Path) -> str:
@@ -167,16 +180,9 @@ def check_grace(spec: dict, folder: Path) -> str:
         defect in ("duplicate_time", "decreasing_time", "lon_repeat_different")
         and spec["truth"].shape[0 if defect != "lon_repeat_different" else 2] == 1
     )
-    try:
-        ds = open_grace(path)
-    except GracefuseError as exc:
-        if benign:
-            raise Unexpected(f"a well-formed file was refused: {exc}") from exc
-        return _refused(exc, path)
-    except Exception as exc:
-        raise Unexpected(f"foreign exception {type(exc).__name__}: {exc}") from exc
-    if not benign:
-        raise Unexpected(f"defect {defect!r} was read without a word")
+    ds = _read(lambda: open_grace(path), path, benign, f"file ({defect})")
+    if ds is None:
+        return "refused"
     got, want = ds["twsa"], _expected(spec)
     if got.dims != ("time", "lat", "lon") or got.shape != want.shape:
         raise Unexpected(f"axes {got.dims} {got.shape}, expected (time, lat, lon) {want.shape}")
@@ -245,16 +251,10 @@ def check_wells(spec: dict, folder: Path) -> str:
     from gracefuse.data.tables import open_wells
 
     path = write_wells(spec, folder / "wells.csv")
-    try:
-        ds = open_wells(path, "level")
-    except GracefuseError as exc:
-        if spec["defect"] == "none":
-            raise Unexpected(f"a well-formed table was refused: {exc}") from exc
-        return _refused(exc, path)
-    except Exception as exc:
-        raise Unexpected(f"foreign exception {type(exc).__name__}: {exc}") from exc
-    if spec["defect"] != "none":
-        raise Unexpected(f"defect {spec['defect']!r} was read without a word")
+    well_formed = spec["defect"] == "none"
+    ds = _read(lambda: open_wells(path, "level"), path, well_formed, f"table ({spec['defect']})")
+    if ds is None:
+        return "refused"
     got = ds["level"].sel(well=[f"W{i}" for i in range(len(spec["lat"]))]).values
     if not np.allclose(got, spec["levels"], rtol=1e-9, atol=1e-9):
         raise Unexpected("well levels differ from what was written")
@@ -359,17 +359,9 @@ def check_recipe(spec: dict, folder: Path) -> str:
     from gracefuse.config import load_recipe
 
     path = write_recipe(spec, folder / "recipe.toml")
-    valid = _recipe_valid(spec)
-    try:
-        recipe = load_recipe(path)
-    except GracefuseError as exc:
-        if valid:
-            raise Unexpected(f"a valid recipe was refused: {exc}") from exc
-        return _refused(exc, path)
-    except Exception as exc:
-        raise Unexpected(f"foreign exception {type(exc).__name__}: {exc}") from exc
-    if not valid:
-        raise Unexpected(f"an invalid recipe was accepted: {spec}")
+    recipe = _read(lambda: load_recipe(path), path, _recipe_valid(spec), "recipe")
+    if recipe is None:
+        return "refused"
     t = spec["recipe"]["train"]
     if (recipe.train.epochs, recipe.train.lr, recipe.train.batch_size) != (
         t["epochs"],

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from gracefuse.errors import ConfigError
-from gracefuse.limits import check_box, check_span, check_twin_size, parse_month
+from gracefuse.limits import check_box, check_twin, parse_month
 
 Month = Annotated[str, AfterValidator(parse_month)]
 BoxTuple = tuple[float, float, float, float]
@@ -53,8 +53,7 @@ class TwinSource(_Strict):
 
     @model_validator(mode="after")
     def _limits(self) -> TwinSource:
-        check_span(self.start, self.end)
-        check_twin_size(self.size, self.end)
+        check_twin(self.size, self.start, self.end)
         return self
 
 

@@ -130,3 +130,10 @@ def check_twin_size(size: int, end: str = "2017-12", fine: bool = False) -> None
             f"a {size}×{size} twin needs about {need / 1e9:.0f} GB of memory; this machine "
             f"allows {have / 1e9:.0f} GB (size {largest} at most)"
         )
+
+
+def check_twin(size: int, start: str, end: str) -> None:
+    """The checks every twin setting passes: its span (:func:`check_span`) and its size
+    against memory (:func:`check_twin_size`)."""
+    check_span(start, end)
+    check_twin_size(size, end)

@@ -4,7 +4,8 @@ A run folder holds the resolved recipe (``config.toml``) of the run that wrote i
 another recipe into it is refused (its checkpoints, predictions and report belong to the
 other run) unless the user asks to overwrite; the same recipe resumes from its
 checkpoints. Temporary files of writes that were killed (``.NAME.XXXX.part`` from
-:func:`gracefuse.io.atomic_path`, ``*.tmp`` checkpoints) are removed on the way in.
+:func:`gracefuse.io.atomic_path`, which every output and checkpoint goes through) are
+removed on the way in.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def clean_partials(folder: str | Path) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         return []
-    gone = [p for pat in (".*.part", "*.tmp") for p in root.rglob(pat) if p.is_file()]
+    gone = [p for p in root.rglob(".*.part") if p.is_file()]
     for p in gone:
         p.unlink(missing_ok=True)
     return gone

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
 from gracefuse.config import TrainConfig
+from gracefuse.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,8 @@ class FitResult:
 
 
 def _save(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def data_digest(*arrays: torch.Tensor | np.ndarray) -> str:

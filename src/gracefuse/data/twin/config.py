@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from gracefuse.data.grid import Box
 from gracefuse.data.twin.calibrate import SUN2019_TABLE1
 from gracefuse.data.twin.lsm import LSMErrors
-from gracefuse.limits import FIRST_MONTH, check_box, check_span, check_twin_size, parse_month
+from gracefuse.limits import FIRST_MONTH, check_box, check_twin, parse_month
 
 #: the simulation always starts here (after spin-up) so that any start date sees one world
 SIM_START = FIRST_MONTH
@@ -54,9 +54,8 @@ class TwinConfig(BaseModel):
 
     @model_validator(mode="after")
     def _limits(self) -> TwinConfig:
-        check_span(self.start, self.end)
+        check_twin(self.size, self.start, self.end)
         check_box(self.south, self.north, self.west, self.east)
-        check_twin_size(self.size, self.end)
         return self
 
     @property

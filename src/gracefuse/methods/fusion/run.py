@@ -58,8 +58,7 @@ def check_recipe(recipe: Recipe) -> None:
         raise ConfigError(
             "fusion learns the LSM–GRACE mismatch: data.kind must be 'twin' or 'files'"
         )
-    sequence_models = [m.name for m in recipe.models if m.name == "convlstm"]
-    if sequence_models:
+    if any(m.name == "convlstm" for m in recipe.models):
         raise ConfigError("convlstm is a reconstruction model (method = 'reconstruction')")
     size = recipe.data.size if isinstance(recipe.data, TwinSource) else recipe.samples.image_size
     for m in recipe.models:
