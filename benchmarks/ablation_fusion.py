@@ -27,8 +27,8 @@ import sys
 import tempfile
 import time
 
-from gracefuse.config import load_recipe
-from gracefuse.methods.fusion import run_fusion
+from gracefuse.recipes import load_recipe
+from gracefuse.runner import run_recipe
 
 INPUTS = {
     "paper": {"memory": [], "memory_efolding": []},
@@ -59,7 +59,7 @@ def run(seed: int, inputs: str, models: list[str], ensemble: int, splits: list[s
     recipe.models = _models(recipe, models, ensemble)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        res = run_fusion(recipe, tmp, progress=False, figures=False)
+        res = run_recipe(recipe, tmp, progress=False, figures=False)
     m = res.table
     nse = m[m.metric == "nse"].pivot_table(
         index=["model", "split"], columns="scale", values="value"

@@ -17,8 +17,8 @@ import os
 import time
 from pathlib import Path
 
-from gracefuse.config import load_recipe
-from gracefuse.methods.reconstruction import run_reconstruction
+from gracefuse.recipes import load_recipe
+from gracefuse.runner import run_recipe
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     if args.epochs:
         recipe.train = recipe.train.model_copy(update={"epochs": args.epochs})
     t0 = time.perf_counter()
-    res = run_reconstruction(recipe, args.out, progress=False)
+    res = run_recipe(recipe, args.out, progress=False)
     seconds = time.perf_counter() - t0
     t = res.table
     keep = t[

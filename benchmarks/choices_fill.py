@@ -16,8 +16,8 @@ import sys
 import tempfile
 import time
 
-from gracefuse.config import load_recipe
-from gracefuse.methods.reconstruction import run_reconstruction
+from gracefuse.recipes import load_recipe
+from gracefuse.runner import run_recipe
 
 
 def main() -> int:
@@ -27,7 +27,7 @@ def main() -> int:
         recipe.models = [m for m in recipe.models if m.name == "seunet"]
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            res = run_reconstruction(recipe, tmp, progress=False, figures=False)
+            res = run_recipe(recipe, tmp, progress=False, figures=False)
         t = res.table
         val = t[(t.split == "validation_block") & (t.model == "seunet")]
         pick = val.set_index(["scale", "metric"])["value"]

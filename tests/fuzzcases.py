@@ -356,7 +356,7 @@ def write_recipe(spec: dict, path: Path) -> Path:
 
 def check_recipe(spec: dict, folder: Path) -> str:
     """Load a generated recipe; ``"correct"`` (its values kept) or ``"refused"``."""
-    from gracefuse.config import load_recipe
+    from gracefuse.recipes import load_recipe
 
     path = write_recipe(spec, folder / "recipe.toml")
     recipe = _read(lambda: load_recipe(path), path, _recipe_valid(spec), "recipe")

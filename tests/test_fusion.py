@@ -10,19 +10,15 @@ import xarray as xr
 import gracefuse.data.inputs as inputs_module
 from conftest import cached_twin
 from gracefuse.cli import main
-from gracefuse.config import (
-    ModelConfig,
-    Recipe,
-    SamplesConfig,
-    TrainConfig,
-    TwinSource,
-    load_recipe,
-)
+from gracefuse.config import ModelConfig, TrainConfig, TwinSource
 from gracefuse.data.inputs import inputs_from_twin
 from gracefuse.data.twin import TRUTH
+from gracefuse.datasets.features import trailing_mean
 from gracefuse.errors import ConfigError, InputError
-from gracefuse.methods.fusion import check_recipe, run_fusion
-from gracefuse.samples import build_samples, trailing_mean
+from gracefuse.methods.fusion import FusionMethod, FusionRecipe, SamplesConfig
+from gracefuse.methods.fusion.samples import build_samples
+from gracefuse.recipes import load_recipe
+from gracefuse.runner import run_recipe
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +70,7 @@ def test_trailing_mean():
 
 
 def _tiny_recipe(**train):
-    return Recipe(
+    return FusionRecipe(
         name="tiny",
         data=TwinSource(size=32, seed=0),
         samples=SamplesConfig(memory=["precip", "twsa"]),
@@ -89,7 +85,7 @@ def _tiny_recipe(**train):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    res = run_fusion(_tiny_recipe(), out, progress=False)
+    res = run_recipe(_tiny_recipe(), out, progress=False)
     return out, res
 
 
@@ -122,7 +118,7 @@ def test_run_folder_has_every_output(run_dir):
 def test_metrics_csv_holds_every_baseline_and_the_comparison(run_dir):
     out, res = run_dir
     m = pd.read_csv(out / "metrics.csv")
-    assert list(m.columns) == ["model", "split", "scale", "metric", "value"]
+    assert list(m.columns) == ["model", "variable", "split", "scale", "metric", "value"]
     baselines = {"lsm", "lsm_regression", "climatology_trend", "cell_ridge"}
     assert baselines | {"segnet_pool", "ridge+segnet_pool"} == set(m.model)
     assert set(m.split) == {"train", "validation", "test"}
@@ -201,13 +197,13 @@ def test_report_is_self_contained_and_opens_with_the_comparison(run_dir):
 def _fusion_outputs(tmp_path, twin, monkeypatch, name):
     """Run a 1-epoch fusion on ``twin`` (injected as the twin the recipe makes)."""
     monkeypatch.setattr(inputs_module, "make_twin", lambda **kw: twin)
-    recipe = Recipe(
+    recipe = FusionRecipe(
         name="leak",
         data=TwinSource(size=16, seed=0),
         train=TrainConfig(epochs=1, mc_samples=2, num_threads=2),
         models=[ModelConfig(name="segnet_pool", base_filters=4, residual="cell_ridge")],
     )
-    res = run_fusion(recipe, tmp_path / name, progress=False, figures=False)
+    res = run_recipe(recipe, tmp_path / name, progress=False, figures=False)
     run = res.runs[0]
     return res, (res.samples.x, res.samples.target_std, run.mismatch, run.lower, run.upper)
 
@@ -245,7 +241,7 @@ def test_test_months_of_grace_reach_nothing_but_the_scores(twin16, tmp_path, mon
 
 def test_rerun_resumes_from_checkpoints(run_dir):
     out, first = run_dir
-    again = run_fusion(_tiny_recipe(), out, progress=False, figures=False)
+    again = run_recipe(_tiny_recipe(), out, progress=False, figures=False)
     np.testing.assert_allclose(first.runs[0].mismatch, again.runs[0].mismatch, atol=1e-5)
 
 
@@ -253,7 +249,7 @@ def test_deep_ensemble_averages_members(tmp_path):
     recipe = _tiny_recipe()
     recipe.train = recipe.train.model_copy(update={"epochs": 1, "mc_samples": 0})
     recipe.models = [ModelConfig(name="segnet_pool", base_filters=8, ensemble=2)]
-    res = run_fusion(recipe, tmp_path, progress=False)
+    res = run_recipe(recipe, tmp_path, progress=False)
     assert (tmp_path / "checkpoints/segnet_pool/member0/best.pt").exists()
     assert (tmp_path / "checkpoints/segnet_pool/member1/best.pt").exists()
     assert (tmp_path / "report.html").exists()
@@ -266,7 +262,7 @@ def test_vgg16_without_weights_runs_as_vgg16_scratch(tmp_path, caplog):
     recipe = _tiny_recipe()
     recipe.train = recipe.train.model_copy(update={"epochs": 1, "mc_samples": 0})
     recipe.models = [ModelConfig(name="vgg16", pretrained=str(tmp_path / "none.pth"))]
-    res = run_fusion(recipe, tmp_path / "v", progress=False)
+    res = run_recipe(recipe, tmp_path / "v", progress=False)
     assert [r.name for r in res.runs] == ["vgg16_scratch"]
     assert "vgg16_scratch" in set(res.table.model) and "vgg16" not in set(res.table.model)
     assert "reported as vgg16_scratch" in caplog.text
@@ -278,7 +274,7 @@ def test_recipe_with_missing_files_fails_before_training(tmp_path):
     r.write_text('name = "x"\n[data]\nkind = "files"\ngrace = "nope.nc"\nlsm = ["gldas/*.nc4"]\n')
     recipe = load_recipe(r)
     with pytest.raises(InputError, match="nope.nc"):
-        run_fusion(recipe, tmp_path / "out", progress=False)
+        run_recipe(recipe, tmp_path / "out", progress=False)
     assert not (tmp_path / "out" / "checkpoints").exists()
 
 
@@ -291,7 +287,9 @@ def test_bad_recipes_give_clear_errors(tmp_path, capsys):
     assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "not valid TOML" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="divisible"):
-        check_recipe(Recipe(data=TwinSource(size=48), models=[ModelConfig(name="unet")]))
+        FusionMethod().check(
+            FusionRecipe(data=TwinSource(size=48), models=[ModelConfig(name="unet")])
+        )
     bad.write_text('[[models]]\nname = "segnet"\n')
     with pytest.raises(ConfigError, match="segnet_lite"):
         load_recipe(bad)

@@ -3,28 +3,11 @@ import pytest
 import torch
 
 from gracefuse.config import TrainConfig
-from gracefuse.losses import mismatch_loss
+from gracefuse.datasets import ArrayDataset
 from gracefuse.models import build_model, count_parameters
 from gracefuse.models.vgg import vgg16_features
-from gracefuse.train import choose_device, fit, predict
-
-
-@pytest.mark.parametrize(
-    "name", ["segnet_lite", "segnet_pool", "unet", "vgg16_scratch", "vgg16_unet"]
-)
-def test_shapes_and_gradient_reaches_every_layer(name):
-    torch.manual_seed(0)
-    kw = {"base_filters": 8} if name == "unet" else {}
-    model = build_model(name, n_predictors=3, months=3, size=32, **kw)
-    x = torch.randn(2, 9, 32, 32)
-    y = model(x)
-    assert y.shape == (2, 1, 32, 32)
-    y.pow(2).mean().backward()
-    for pname, p in model.named_parameters():
-        if p.requires_grad:
-            assert p.grad is not None and torch.isfinite(p.grad).all(), pname
-    stage1 = [p for n, p in model.named_parameters() if n.startswith("stage1")]
-    assert all(float(p.grad.abs().sum()) > 0 for p in stage1)
+from gracefuse.training import MismatchLoss, choose_device, fit, predict
+from gracefuse.training.losses import mismatch_loss
 
 
 def test_parameter_counts_match_the_paper_scale():
@@ -38,10 +21,10 @@ def test_paper_forms_are_as_published():
     """segnet_lite never pools; unet upsamples without parameters; ours keep their names."""
     lite = build_model("segnet_lite", 3, 3)
     x = torch.randn(1, 9, 12, 20)  # any size: no pooling, nothing to divide
-    assert lite(x).shape == (1, 1, 12, 20)
+    assert lite({"x": x})["y_hat"].shape == (1, 12, 20)
     pooled = build_model("segnet_pool", 3, 3)
     with pytest.raises(RuntimeError):
-        pooled(x)  # 12 × 20 does not divide by 8
+        pooled({"x": x})  # 12 × 20 does not divide by 8
     unet = build_model("unet", 3, 3, base_filters=8, depth=3)
     kinds = {type(m).__name__ for m in unet.modules()}
     assert "Upsample" in kinds and "ConvTranspose2d" not in kinds and "BatchNorm2d" not in kinds
@@ -61,7 +44,7 @@ def _fake_imagenet(tmp_path):
 
 def test_vgg16_is_the_papers_frozen_encoder_with_a_dense_head(tmp_path):
     path, state = _fake_imagenet(tmp_path)
-    model = build_model("vgg16", 3, 3, pretrained=str(path), size=64)
+    model = build_model("vgg16", 3, 3, pretrained=str(path), size=64).net
     assert model.pretrained
     assert torch.equal(model.features[0].weight, state["features.0.weight"])
     assert not any(p.requires_grad for p in model.features.parameters())
@@ -82,11 +65,11 @@ def test_vgg16_needs_local_weights_and_scratch_trains_everything(tmp_path):
     with pytest.raises(FileNotFoundError, match="vgg16_scratch"):
         build_model("vgg16", 3, 3, pretrained=absent, size=32)
     assert resolve_name("vgg16", absent) == "vgg16_scratch"
-    scratch = build_model("vgg16_scratch", 3, 3, size=32)
+    scratch = build_model("vgg16_scratch", 3, 3, size=32).net
     assert not scratch.pretrained
     assert all(p.requires_grad for p in scratch.parameters())
     path, state = _fake_imagenet(tmp_path)
-    ours = build_model("vgg16_unet", 3, 3, pretrained=str(path))
+    ours = build_model("vgg16_unet", 3, 3, pretrained=str(path)).net
     assert ours.pretrained and not any(p.requires_grad for p in ours.features.parameters())
 
 
@@ -111,8 +94,11 @@ def _toy(n=40, size=16):
     return x, y
 
 
-def _loss(p, t):
-    return mismatch_loss(p, t, torch.zeros(t.shape[-2:]), 0.5)
+_loss = MismatchLoss(torch.zeros(16, 16), 0.5)
+
+
+def _data(x, y):
+    return ArrayDataset(x=x, y=y)
 
 
 def _fresh(dropout: float = 0.1):
@@ -126,10 +112,10 @@ def test_training_converges_on_a_learnable_map():
     torch.manual_seed(0)
     model = build_model("segnet_pool", 1, 3, base_filters=8)
     cfg = TrainConfig(epochs=25, lr=3e-3, batch_size=8, patience=50, mc_samples=0)
-    res = fit(model, x, y, np.arange(32), np.arange(32, 40), _loss, cfg, progress=False)
+    res = fit(model, _data(x, y), np.arange(32), np.arange(32, 40), _loss, cfg, progress=False)
     first, last = res.history[0]["val_loss"], res.best_loss
     assert last < 0.35 * first
-    mean, sd = predict(model, x[:4], mc_samples=0)
+    mean, sd = predict(model, ArrayDataset(x=x[:4]), mc_samples=0)
     assert mean.shape == (4, 16, 16) and sd is None
 
 
@@ -139,13 +125,21 @@ def _check_resume_is_exact(cfg: TrainConfig, dropout: float, tmp_path):
     x, y = _toy()
     train, val = np.arange(32), np.arange(32, 40)
     straight = _fresh(dropout)
-    fit(straight, x, y, train, val, _loss, cfg, tmp_path / "a", progress=False)
+    fit(straight, _data(x, y), train, val, _loss, cfg, tmp_path / "a", progress=False)
     part = fit(
-        _fresh(dropout), x, y, train, val, _loss, cfg, tmp_path / "b", progress=False, stop_after=3
+        _fresh(dropout),
+        _data(x, y),
+        train,
+        val,
+        _loss,
+        cfg,
+        tmp_path / "b",
+        progress=False,
+        stop_after=3,
     )
     assert part.epochs_run == 3
     resumed = _fresh(dropout)
-    res = fit(resumed, x, y, train, val, _loss, cfg, tmp_path / "b", progress=False)
+    res = fit(resumed, _data(x, y), train, val, _loss, cfg, tmp_path / "b", progress=False)
     assert res.resumed_from == 2 and res.epochs_run == cfg.epochs
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.allclose(a.float(), b.float()), k
@@ -168,7 +162,7 @@ def test_mc_dropout_spread():
     x, _ = _toy(8)
     torch.manual_seed(0)
     model = build_model("segnet_pool", 1, 3, base_filters=8, dropout=0.5)
-    mean, sd = predict(model, x, mc_samples=5)
+    mean, sd = predict(model, ArrayDataset(x=x), mc_samples=5)
     assert sd.shape == mean.shape and float(sd.mean()) > 0
 
 
@@ -179,15 +173,16 @@ def test_ema_weights_are_checkpointed_and_resume_exactly(tmp_path):
     plain = _fresh()
     fit(
         plain,
-        x,
-        y,
+        _data(x, y),
         np.arange(32),
         np.arange(32, 40),
         _loss,
         cfg.model_copy(update={"ema_decay": 0.0}),
         progress=False,
     )
-    assert not torch.allclose(plain.head.weight, with_ema.head.weight)  # EMA changes the result
+    assert not torch.allclose(
+        plain.net.head.weight, with_ema.net.head.weight
+    )  # EMA changes the result
 
 
 def test_a_checkpoint_of_other_data_is_never_resumed(tmp_path, caplog):
@@ -196,16 +191,16 @@ def test_a_checkpoint_of_other_data_is_never_resumed(tmp_path, caplog):
     cfg = TrainConfig(epochs=3, lr=1e-3, batch_size=8, patience=50, mc_samples=0)
     x, y = _toy()
     train, val = np.arange(32), np.arange(32, 40)
-    fit(_fresh(), x, y, train, val, _loss, cfg, tmp_path, progress=False)
-    again = fit(_fresh(), x, y, train, val, _loss, cfg, tmp_path, progress=False)
+    fit(_fresh(), _data(x, y), train, val, _loss, cfg, tmp_path, progress=False)
+    again = fit(_fresh(), _data(x, y), train, val, _loss, cfg, tmp_path, progress=False)
     assert again.resumed_from == 2  # the same run resumes (and has nothing left to do)
     x2 = x.clone()
     x2[0, 0, 0, 0] += 1e-3  # one value of one sample differs
-    with caplog.at_level("WARNING", logger="gracefuse.train"):
-        other = fit(_fresh(), x2, y, train, val, _loss, cfg, tmp_path, progress=False)
+    with caplog.at_level("WARNING", logger="gracefuse"):
+        other = fit(_fresh(), _data(x2, y), train, val, _loss, cfg, tmp_path, progress=False)
     assert other.resumed_from is None and other.epochs_run == cfg.epochs
     assert "starting fresh" in caplog.text
-    moved = fit(_fresh(), x, y, train[:-1], val, _loss, cfg, tmp_path, progress=False)
+    moved = fit(_fresh(), _data(x, y), train[:-1], val, _loss, cfg, tmp_path, progress=False)
     assert moved.resumed_from is None  # another split is another run too
 
 
@@ -226,19 +221,19 @@ def test_a_planted_pickle_never_runs(tmp_path, caplog):
     (ckpt / "last.pt").write_bytes(pickle.dumps({"fingerprint": Payload()}))
     cfg = TrainConfig(epochs=2, lr=1e-3, batch_size=8, patience=50, mc_samples=0)
     x, y = _toy()
-    with caplog.at_level("WARNING", logger="gracefuse.train"):
-        res = fit(
-            _fresh(), x, y, np.arange(32), np.arange(32, 40), _loss, cfg, ckpt, progress=False
-        )
+
+    def run():
+        return fit(_fresh(), _data(x, y), np.arange(32), np.arange(32, 40), _loss, cfg, ckpt,
+                   progress=False)  # fmt: skip
+
+    with caplog.at_level("WARNING", logger="gracefuse"):
+        res = run()
     assert not marker.exists()
     assert res.resumed_from is None and res.epochs_run == 2
     assert "cannot be loaded safely" in caplog.text
     for bad in (b"", b"not a checkpoint at all"):
         (ckpt / "last.pt").write_bytes(bad)
-        res = fit(
-            _fresh(), x, y, np.arange(32), np.arange(32, 40), _loss, cfg, ckpt, progress=False
-        )
-        assert res.resumed_from is None
+        assert run().resumed_from is None
 
 
 def test_model_epochs_zero_is_refused_not_replaced():
@@ -251,4 +246,4 @@ def test_model_epochs_zero_is_refused_not_replaced():
             ModelConfig(name="unet", **bad)
     x, y = _toy(8)
     with pytest.raises(ValueError, match="at least 1"):
-        fit(_fresh(), x, y, np.arange(4), np.arange(4, 8), _loss, TrainConfig(), epochs=0)
+        fit(_fresh(), _data(x, y), np.arange(4), np.arange(4, 8), _loss, TrainConfig(), epochs=0)

@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from gracefuse.config import ReconstructionConfig
 from gracefuse.data.twin import grace_available
+from gracefuse.datasets.features import exponential_memory
+from gracefuse.datasets.scaling import Scaler
+from gracefuse.datasets.splits import Splits, reconstruction_splits
 from gracefuse.errors import ConfigError, InputError
 from gracefuse.evaluate.baselines import (
     climatology_trend,
@@ -14,14 +16,14 @@ from gracefuse.evaluate.baselines import (
     lsm_regression,
     persistence,
 )
+from gracefuse.methods.reconstruction import ReconstructionConfig, ReconstructionRecipe
 from gracefuse.methods.reconstruction.baselines import baseline_predictions
 from gracefuse.methods.reconstruction.convlstm import bidirectional_fill, convlstm_predict
 from gracefuse.methods.reconstruction.image import _augment
 from gracefuse.methods.reconstruction.intervals import fill_intervals
-from gracefuse.methods.reconstruction.predictors import Scaler, lsm_predictors
-from gracefuse.methods.reconstruction.run import load_recon_data, run_reconstruction
-from gracefuse.methods.reconstruction.splits import Splits, reconstruction_splits
-from gracefuse.samples import exponential_memory
+from gracefuse.methods.reconstruction.method import load_recon_data
+from gracefuse.methods.reconstruction.predictors import lsm_predictors
+from gracefuse.runner import run_recipe
 
 
 def _series(n=120, seed=0):
@@ -203,13 +205,14 @@ def test_baselines_never_see_hidden_months():
 
 # ------------------------------------------------------------------ end to end on a tiny twin
 from conftest import shared_file  # noqa: E402
-from gracefuse.config import ModelConfig, Recipe, TrainConfig, TwinSource, load_recipe  # noqa: E402
+from gracefuse.config import ModelConfig, TrainConfig, TwinSource  # noqa: E402
+from gracefuse.recipes import load_recipe  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def recon(tmp_path_factory):
     out = tmp_path_factory.mktemp("fill")
-    recipe = Recipe(
+    recipe = ReconstructionRecipe(
         name="tiny_fill",
         method="reconstruction",
         data=TwinSource(size=16, seed=0, start="1998-01", end="2019-12"),
@@ -224,7 +227,7 @@ def recon(tmp_path_factory):
             ModelConfig(name="convlstm", base_filters=4, epochs=1),
         ],
     )
-    return out, run_reconstruction(recipe, out, progress=False)
+    return out, run_recipe(recipe, out, progress=False)
 
 
 def test_fill_run_writes_everything(recon):
@@ -372,7 +375,7 @@ def test_file_recipe_reaches_back_to_the_first_lsm_month(tmp_path):
         "longitude": np.arange(60.1, 62.0, 0.25),
     }
     xr.Dataset(era5, coords=coords).to_netcdf(tmp_path / "era5.nc")
-    recipe = Recipe(
+    recipe = ReconstructionRecipe(
         name="files",
         method="reconstruction",
         data=FileSource(
@@ -381,6 +384,7 @@ def test_file_recipe_reaches_back_to_the_first_lsm_month(tmp_path):
             lsm_model="era5_land",
             box=(8.0, 10.0, 60.0, 62.0),
         ),
+        models=[ModelConfig(name="seunet")],
     )
     grid = load_recon_data(recipe).grid
     assert pd.Timestamp(grid.time.values[0]) == pd.Timestamp("1999-01-01")
@@ -398,8 +402,8 @@ class _Persistence:
     def eval(self):
         return self
 
-    def __call__(self, seq):
-        return seq[:, -1, 0:1]
+    def __call__(self, batch):
+        return {"y_hat": batch["x"][:, -1, 0]}
 
 
 def test_gaps_are_filled_from_both_sides_and_long_recursions_relax():
@@ -445,7 +449,7 @@ def test_no_truth_reaches_the_reconstruction_inputs(monkeypatch):
     """Perturbing every truth field of the twin leaves the grid every reconstruction model
     and baseline reads (and its LSM predictors) bit-identical; only the hindcast reference
     (scores) changes."""
-    from gracefuse.config import Recipe, TwinSource
+    from gracefuse.config import TwinSource
     from gracefuse.data import inputs as inputs_module
     from gracefuse.data.twin import TRUTH, make_twin
 
@@ -455,8 +459,9 @@ def test_no_truth_reaches_the_reconstruction_inputs(monkeypatch):
     for name in TRUTH:
         v = perturbed[name]
         perturbed[name] = v + rng.normal(0, 500.0, v.shape) if v.dtype.kind == "f" else ~v
-    recipe = Recipe(
-        method="reconstruction", data=TwinSource(size=16, start="1998-01", end="2019-12")
+    recipe = ReconstructionRecipe(
+        data=TwinSource(size=16, start="1998-01", end="2019-12"),
+        models=[ModelConfig(name="seunet")],
     )
     loaded = []
     for world in (twin, perturbed):
@@ -479,7 +484,7 @@ def test_no_truth_reaches_the_reconstruction_inputs(monkeypatch):
 def test_hindcast_model_settings():
     """``fill_model`` (the default) hindcasts with the fill model; ``best_lsm`` takes the best
     LSM-driven model on the validation block; a name is taken as given."""
-    from gracefuse.methods.reconstruction.run import choose_models
+    from gracefuse.methods.reconstruction.method import choose_models
 
     table = pd.DataFrame(
         [

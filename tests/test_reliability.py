@@ -11,11 +11,11 @@ import xarray as xr
 
 from conftest import jpl_like
 from gracefuse.cli import main
-from gracefuse.config import load_recipe
 from gracefuse.data.grace import open_grace
 from gracefuse.data.lsm import open_era5_land, open_gldas
 from gracefuse.data.tables import open_basin_table, open_wells
 from gracefuse.errors import InputError
+from gracefuse.recipes import load_recipe
 
 EPOCHS = ["2004-01-16", "2004-02-15", "2004-03-16"]
 
@@ -303,8 +303,8 @@ def test_recipe_checks_come_before_loading(tmp_path):
         'method = "reconstruction"\n[data]\nkind = "twin"\n[reconstruction]\nfill_model = "nope"\n[[models]]\nname = "convlstm"\n'
     )
     from gracefuse.errors import ConfigError
-    from gracefuse.methods.reconstruction.run import run_reconstruction
+    from gracefuse.runner import run_recipe
 
     with pytest.raises(ConfigError, match="fill_model = 'nope'"):
-        run_reconstruction(load_recipe(r), tmp_path / "run")
+        run_recipe(load_recipe(r), tmp_path / "run")
     assert not (tmp_path / "run").exists()

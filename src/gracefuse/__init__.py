@@ -1,7 +1,9 @@
 """gracefuse: fuse GRACE/GRACE-FO water storage with land-surface models through deep learning.
 
-The pipeline is laid out as packages: ``data`` (readers, grids, the synthetic twin) →
-``samples`` → ``models`` → ``train`` → ``evaluate`` → ``report``.
+The pipeline is laid out as packages: ``data`` (readers, grids, the synthetic twin,
+``load_inputs``) → ``datasets`` (splits, scaling, features) → ``models`` → ``training`` →
+``evaluate`` → ``methods/<family>`` → ``report``, driven by ``runner`` (see
+``docs/architecture.md``).
 """
 
 from gracefuse.errors import GracefuseError, InputError

@@ -6,18 +6,31 @@ with exit code 2 and no traceback.
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.table import Table
 
-from gracefuse.config import describe_errors
-from gracefuse.errors import GracefuseError
+from gracefuse.config import describe_errors, validated
+from gracefuse.data.detect import describe
+from gracefuse.data.twin import TwinConfig, make_fine_grid, make_twin, make_wells
+from gracefuse.errors import ConfigError, GracefuseError
+from gracefuse.io import write_file_set, write_netcdf
+from gracefuse.limits import check_twin_size
+from gracefuse.methods import METHODS, get_method
+from gracefuse.models import REGISTRY
+from gracefuse.recipes import builtin_recipes, load_recipe, parse_recipe
+from gracefuse.runner import run_recipe
 
 app = typer.Typer(
     name="gracefuse",
@@ -35,6 +48,14 @@ RunFolder = Annotated[Path, typer.Option("--out", help="run folder")]
 Quiet = Annotated[bool, typer.Option(help="no progress bars")]
 Overwrite = Annotated[
     bool, typer.Option(help="replace a run folder that holds the run of another recipe")
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data",
+        help="the shared data folder that ${data} in a recipe stands for "
+        "(default: $GRACEFUSE_SHARED_DATA, else shared/data beside the working folder)",
+    ),
 ]
 
 
@@ -58,14 +79,6 @@ def synth(
     The files are written as one set (``twin.nc``, ``twin_fine.nc``, ``wells.csv`` and
     ``twin.json`` with the seed and settings): a killed run leaves the previous set whole.
     """
-    import json
-
-    from gracefuse.config import validated
-    from gracefuse.data.twin import TwinConfig, make_fine_grid, make_twin, make_wells
-    from gracefuse.errors import ConfigError
-    from gracefuse.io import write_file_set, write_netcdf
-    from gracefuse.limits import check_twin_size
-
     options = {"size": size, "seed": seed, "start": start, "end": end}
     cfg = validated(TwinConfig, options, "synth options")
     try:
@@ -92,8 +105,6 @@ def synth(
 @app.command()
 def info(path: Annotated[Path, typer.Argument(help="a netCDF or CSV file")]) -> None:
     """Detect a file's product and show its variables, units, grid, time range and gaps."""
-    from gracefuse.data.detect import describe
-
     d = describe(path)
     table = Table(title=str(path), show_header=False)
     table.add_column("key", style="bold")
@@ -109,88 +120,63 @@ def info(path: Annotated[Path, typer.Argument(help="a netCDF or CSV file")]) -> 
     out.print(table)
 
 
-def _summary(result) -> None:
-    """Test-month skill of every model and baseline, then each network's verdict."""
-    from gracefuse.evaluate.compare import verdicts
-    from gracefuse.report.fusion import table1
+def _print(lines: list) -> None:
+    for line in lines:
+        flagged = isinstance(line, str) and line.startswith("⚠")
+        out.print(line, style="bold red" if flagged else None)
 
-    t1 = table1(result.table)
-    view = Table(title="Skill against GRACE on the test months (region mean | grid median)")
-    for col in ("model", "r", "NSE", "RMSE mm", "KGE", "grid r", "grid NSE"):
-        view.add_column(col, justify="right")
-    for (model, split), row in t1.iterrows():
-        if split != "test":
-            continue
-        view.add_row(
-            model,
-            *(f"{row[('region', m)]:.3f}" for m in ("r", "nse")),
-            f"{row[('region', 'rmse')]:.1f}",
-            f"{row[('region', 'kge')]:.3f}",
-            *(f"{row[('grid_median', m)]:.3f}" for m in ("r", "nse")),
-        )
-    out.print(view)
-    table = result.table
-    cov = table[(table.metric == "coverage95") & (table.split == "test")]
-    for _, r in cov.iterrows():
-        out.print(f"{r.model}: 95 % interval covers {100 * r.value:.1f} % of test cell-months")
-    comparison = result.comparison
-    if not comparison.empty:
-        for line in verdicts(comparison[comparison.split == "test"]):
-            out.print(line, style="bold red" if line.startswith("⚠") else None)
-    out.print(f"model chosen on validation months: {result.info['selected_model']}")
+
+def _run(recipe, out_dir: Path, quiet: bool, overwrite: bool) -> None:
+    """Run any recipe through the runner and print its family's summary."""
+    t0 = time.perf_counter()
+    result = run_recipe(recipe, out_dir, progress=not quiet, overwrite=overwrite)
+    _print(get_method(recipe.method).console(result))
+    out.print(
+        f"done in {time.perf_counter() - t0:.0f} s; run folder {out_dir} "
+        f"(report: {out_dir / 'report.html'})"
+    )
 
 
 @app.command()
 def run(
     recipe: Annotated[str, typer.Argument(help="a recipe TOML file or a built-in recipe name")],
     out_dir: RunFolder = Path("runs/run"),
+    data: DataDir = None,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
 ) -> None:
-    """Run a recipe end to end: train, evaluate, write predictions, figures and report."""
-    from gracefuse.config import load_recipe
-    from gracefuse.methods.fusion import run_fusion
-
-    rec = load_recipe(recipe, method="fusion")
-    res = run_fusion(rec, out_dir, progress=not quiet, overwrite=overwrite)
-    _summary(res)
-    out.print(f"run folder: {out_dir}  (report: {out_dir / 'report.html'})")
+    """Run a recipe of any method end to end: train, evaluate, write predictions, figures
+    and report (``gracefuse methods`` lists the methods and their recipes)."""
+    _run(load_recipe(recipe, data_dir=data), out_dir, quiet, overwrite)
 
 
 @app.command()
 def fill(
     recipe: Annotated[str, typer.Argument(help="a reconstruction recipe (TOML or built-in name)")],
     out_dir: RunFolder = Path("runs/fill"),
+    data: DataDir = None,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
 ) -> None:
-    """Fill GRACE's missing months and the GRACE/GRACE-FO gap, hindcast before 2002."""
-    from gracefuse.config import load_recipe
-    from gracefuse.evaluate.compare import verdicts
-    from gracefuse.methods.reconstruction import run_reconstruction
-    from gracefuse.methods.reconstruction.splits import ROLES
+    """Alias of ``run`` for reconstruction recipes: fill GRACE's missing months and the
+    GRACE/GRACE-FO gap, hindcast before 2002."""
+    _run(load_recipe(recipe, method="reconstruction", data_dir=data), out_dir, quiet, overwrite)
 
-    rec = load_recipe(recipe, method="reconstruction")
-    res = run_reconstruction(rec, out_dir, progress=not quiet, overwrite=overwrite)
-    t = res.table
-    view = Table(title="grid-median RMSE (mm) by split; lower is better")
-    splits = [s for s in ROLES if s != "train" and s in set(t.split)]
-    view.add_column("model")
-    for s in splits:
-        view.add_column(s, justify="right")
-    sub = t[(t.scale == "grid_median") & (t.metric == "rmse")]
-    for model in dict.fromkeys(sub.model):
-        vals = sub[sub.model == model].set_index("split").value
-        view.add_row(model, *(f"{vals[s]:.1f}" if s in vals else "–" for s in splits))
+
+@app.command()
+def methods() -> None:
+    """List the method families, their source studies and their built-in recipes."""
+    recipes: dict[str, list[str]] = {}
+    for name, path in sorted(builtin_recipes().items()):
+        method = tomllib.loads(path.read_text(encoding="utf-8")).get("method", "fusion")
+        recipes.setdefault(method, []).append(name)
+    view = Table(title="gracefuse methods (gracefuse run RECIPE)")
+    for col in ("method", "what it does", "source", "models", "built-in recipes"):
+        view.add_column(col)
+    for name, m in METHODS.items():
+        models = [n for n, spec in REGISTRY.items() if name in spec.methods]
+        view.add_row(name, m.summary, m.source, ", ".join(models), ", ".join(recipes.get(name, [])))
     out.print(view)
-    comparison = res.comparison
-    if not comparison.empty:
-        for line in verdicts(comparison[comparison.split == "hidden_block"]):
-            out.print(line, style="bold red" if line.startswith("⚠") else None)
-    out.print(
-        f"gaps filled by {res.fill_model} (chosen on the validation block), hindcast by "
-        f"{res.hindcast_model}; run folder {out_dir}"
-    )
 
 
 @app.command()
@@ -203,27 +189,17 @@ def demo(
 ) -> None:
     """The main job: make the twin, fuse it (the paper's SegNet-lite and U-Net, and ours),
     score every network against the baselines, write predictions, figures and the report."""
-    from gracefuse.config import Recipe, load_recipe, validated
-    from gracefuse.methods.fusion import run_fusion
-
     raw = load_recipe("sun2019_twin").model_dump()
     raw["data"] |= {"size": size, "seed": seed}
     raw["train"] |= {"seed": seed}
-    recipe = validated(Recipe, raw, "demo options")
-    t0 = time.perf_counter()
+    recipe = parse_recipe(raw, "demo options")
     out.print(f"gracefuse demo: {size}×{size} twin, seed {seed} → {out_dir}")
-    res = run_fusion(recipe, out_dir, progress=not quiet, overwrite=overwrite)
-    _summary(res)
-    out.print(f"done in {time.perf_counter() - t0:.0f} s; open {out_dir / 'report.html'}")
+    _run(recipe, out_dir, quiet, overwrite)
 
 
 def _warnings_to_console() -> None:
     """Show gracefuse's warnings (a checkpoint not resumed, weights not found) on stderr
     too; the full log goes to each run folder's ``run.log``."""
-    import logging
-
-    from rich.logging import RichHandler
-
     logger = logging.getLogger("gracefuse")
     if not any(isinstance(h, RichHandler) for h in logger.handlers):
         handler = RichHandler(console=console, show_time=False, show_path=False)
@@ -254,8 +230,6 @@ def main(argv: list[str] | None = None) -> int:
         console.print("aborted")
         return 1
     except Exception as exc:  # click usage errors and the like
-        import click
-
         if isinstance(exc, click.ClickException):
             exc.show()
             return exc.exit_code

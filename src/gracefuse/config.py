@@ -1,16 +1,13 @@
-"""Experiment recipes: pydantic models loaded from TOML; every run saves its resolved config.
+"""The shared parts of recipes (pydantic models loaded from TOML): data sources, the
+training loop, the models to train, and :class:`RecipeBase`, which each method family's
+recipe extends with its own sections (``methods/<family>/config.py``).
 
-A recipe has four tables: ``[data]`` (where the LSM and GRACE come from), ``[samples]``
-(predictors, lags, split, image size), ``[train]`` (optimiser, epochs, loss weight) and
-``[[models]]`` (one entry per architecture to train). See ``gracefuse/recipes/*.toml``.
+Every table forbids unknown keys, and errors come back as one line naming each key and its
+problem (:func:`describe_errors`). Loading: :func:`gracefuse.recipes.load_recipe`.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
-from importlib import resources
-from pathlib import Path
 from typing import Annotated, Literal
 
 import tomli_w
@@ -19,7 +16,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PositiveFloat,
     ValidationError,
     field_validator,
     model_validator,
@@ -27,6 +23,7 @@ from pydantic import (
 
 from gracefuse.errors import ConfigError
 from gracefuse.limits import check_box, check_twin, parse_month
+from gracefuse.models.registry import REGISTRY, get_spec
 
 Month = Annotated[str, AfterValidator(parse_month)]
 BoxTuple = tuple[float, float, float, float]
@@ -84,101 +81,6 @@ class GraceOnlySource(_Strict):
     box: Annotated[BoxTuple | None, AfterValidator(_box)] = None
 
 
-class ReconstructionConfig(_Strict):
-    """Splits and settings of reconstruction and gap filling (Yu et al. 2021)."""
-
-    test_first: int = Field(20, ge=0, description="first GRACE months held out as test")
-    test_last: int = Field(20, ge=0, description="last GRACE months held out as test")
-    hidden_single: int = Field(10, ge=0, description="scattered single months hidden")
-    hidden_block_start: Month = Field("2008-01", description="start of the hidden block")
-    hidden_block_length: int = Field(11, ge=0, description="months (the real gap is 11)")
-    validation_block_start: Month | None = Field(
-        "2010-01",
-        description="start of a second block as long as the hidden one, on which the fill "
-        "model is chosen and interior intervals are calibrated (never reported as a score)",
-    )
-    forecast_months: int = Field(36, ge=0, description="last months scored one month ahead")
-    sequence: int = Field(20, ge=3, le=120, description="ConvLSTM sequence: sequence−1 in, 1 out")
-    augment: bool = Field(True, description="flips of training months")
-    rotate: bool = Field(
-        False, description="with augment: also 90° rotations and transposes (square grids)"
-    )
-    memory_months: int = Field(
-        0, ge=0, description="add the LSM's trailing mean over this many months as an input"
-    )
-    memory_efolding: list[PositiveFloat] = Field(
-        [],
-        description="add exponentially weighted precipitation memory with these e-folding "
-        "times (months) as inputs: the groundwater a land-surface model lacks",
-    )
-    convlstm_base: Literal["seasonal", "none"] = Field(
-        "seasonal",
-        description="the ConvLSTM learns departures from each cell's seasonal climatology "
-        "('seasonal') or the TWSA itself ('none', the paper)",
-    )
-    damping_months: float = Field(
-        24.0,
-        ge=0,
-        description="recursive ConvLSTM predictions relax to the base with this e-folding "
-        "horizon (months past the nearest observed month); 0: no damping",
-    )
-    fill_model: str = Field(
-        "best",
-        description="model that fills gaps inside GRACE's record: a name or 'best' (lowest "
-        "grid-median RMSE on the validation block)",
-    )
-    hindcast_model: str = Field(
-        "fill_model",
-        description="model that fills months outside GRACE's training span (the hindcast): "
-        "'fill_model' (the same model as inside), 'best_lsm' (the LSM-driven model with the "
-        "lowest validation-block RMSE) or a name. No validation role measures hindcast skill "
-        "yet, so neither rule is known to be better (see the README)",
-    )
-    seed: int = Field(0, ge=0)
-
-
-class SamplesConfig(_Strict):
-    """How grids become training samples."""
-
-    predictors: list[Literal["twsa", "precip", "tair"]] = ["twsa", "precip", "tair"]
-    memory: list[Literal["twsa", "precip", "tair"]] = Field(
-        default_factory=list,
-        description="predictors that also enter as a trailing running mean (groundwater memory)",
-    )
-    memory_months: int = Field(12, ge=2, description="window of the running-mean predictors")
-    memory_efolding: list[PositiveFloat] = Field(
-        [],
-        description="add exponentially weighted memories of the LSM's precipitation anomaly "
-        "with these e-folding times (months): the linear-reservoir signal of the groundwater "
-        "an LSM lacks",
-    )
-    lags: int = Field(2, ge=0, le=24, description="months t-1 .. t-lags stacked with month t")
-    train_fraction: float = Field(0.7, gt=0, lt=1, description="first share of GRACE months")
-    train_end: Month | None = Field(None, description="explicit last training month (YYYY-MM)")
-    validation_fraction: float = Field(
-        0.1,
-        ge=0,
-        lt=0.5,
-        description="share of the training period (before the calibration months) that "
-        "validates: early stopping, the ridge penalty, every choice",
-    )
-    calibration_fraction: float = Field(
-        0.1,
-        ge=0,
-        lt=0.5,
-        description="last share of the training period: calibrates the intervals only",
-    )
-    image_size: int = Field(128, ge=16, le=2048, description="N of the N×N image grid (real data)")
-    detrend: bool = Field(
-        False, description="learn the mismatch minus its per-cell linear trend (fit on training)"
-    )
-    normalize: Literal["global", "cell"] = Field(
-        "global",
-        description="standardise predictors and target over the whole grid (the paper) or "
-        "per cell, so that dry and wet cells weigh alike in the loss",
-    )
-
-
 class TrainConfig(_Strict):
     """The shared training loop."""
 
@@ -208,18 +110,7 @@ RENAMED_MODELS = {
 class ModelConfig(_Strict):
     """One architecture to train (see :func:`gracefuse.models.build_model`)."""
 
-    name: Literal[
-        "segnet_lite",
-        "segnet_pool",
-        "unet",
-        "vgg16",
-        "vgg16_scratch",
-        "vgg16_unet",
-        "seunet",
-        "pix2pix",
-        "dcae",
-        "convlstm",
-    ]
+    name: str = Field(description="a registered architecture (gracefuse methods lists them)")
     base_filters: int | None = Field(None, ge=1, le=1024)
     depth: int | None = Field(None, ge=1, le=8)
     dropout: float = Field(0.1, ge=0, lt=1)
@@ -235,27 +126,31 @@ class ModelConfig(_Strict):
         "'ridge+<name>' (ours, not the paper's)",
     )
 
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        get_spec(name)  # a clear error listing the registered names
+        return name
+
     @property
     def label(self) -> str:
         """The name of the run in tables (before ``vgg16`` → ``vgg16_scratch``)."""
         return f"ridge+{self.name}" if self.residual == "cell_ridge" else self.name
 
 
-class Recipe(_Strict):
-    """A whole experiment."""
+class RecipeBase(_Strict):
+    """What every recipe has: a name, its data, the training loop and the models.
 
-    name: str = "fusion"
-    method: Literal["fusion", "reconstruction"] = "fusion"
-    data: TwinSource | FileSource | GraceOnlySource = Field(
-        default_factory=TwinSource, discriminator="kind"
-    )
-    reconstruction: ReconstructionConfig = Field(default_factory=ReconstructionConfig)
-    samples: SamplesConfig = Field(default_factory=SamplesConfig)
+    Each method family derives its recipe from this with ``method`` as a literal and its
+    own sections (``[samples]`` for fusion, ``[reconstruction]`` for reconstruction); the
+    recipe of a run is the union of those, discriminated on ``method``
+    (:func:`gracefuse.recipes.load_recipe`), so a section of another family is an error.
+    """
+
+    name: str = "recipe"
+    method: str
     train: TrainConfig = Field(default_factory=TrainConfig)
-    models: list[ModelConfig] = Field(
-        default_factory=lambda: [ModelConfig(name="segnet_lite"), ModelConfig(name="unet")],
-        min_length=1,
-    )
+    models: list[ModelConfig] = Field(min_length=1)
 
     @field_validator("models", mode="before")
     @classmethod
@@ -267,15 +162,24 @@ class Recipe(_Strict):
         return models
 
     @model_validator(mode="after")
-    def _unique_models(self) -> Recipe:
+    def _models_of_this_method(self) -> RecipeBase:
         names = [m.label for m in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"each model at most once in [[models]]: {names}")
+        for m in self.models:
+            spec = get_spec(m.name)
+            if self.method not in spec.methods:
+                raise ValueError(
+                    f"model {m.name!r} is a {' / '.join(spec.methods)} model, not a "
+                    f"{self.method} one; choose among "
+                    + ", ".join(n for n, sp in REGISTRY.items() if self.method in sp.methods)
+                )
         return self
 
 
-def describe_errors(exc: ValidationError, limit: int = 5) -> str:
-    """pydantic's errors as one line: ``where: what`` for each (at most ``limit``).
+def describe_errors(exc: ValidationError, limit: int = 5, skip: str | None = None) -> str:
+    """pydantic's errors as one line: ``where: what`` for each (at most ``limit``);
+    ``skip``: a leading location part to leave out (a union's tag, e.g. the method).
 
     Examples
     --------
@@ -287,7 +191,8 @@ def describe_errors(exc: ValidationError, limit: int = 5) -> str:
     """
     msgs = []
     for e in exc.errors()[:limit]:
-        where = ".".join(str(x) for x in e["loc"] if not str(x).startswith("function-"))
+        loc = list(e["loc"])[1:] if skip and e["loc"] and e["loc"][0] == skip else e["loc"]
+        where = ".".join(str(x) for x in loc if not str(x).startswith("function-"))
         msg = str(e["msg"]).removeprefix("Value error, ")
         msg = {"Extra inputs are not permitted": "unknown key"}.get(msg, msg)
         msg = msg.replace("Input should be ", "must be ")
@@ -304,54 +209,6 @@ def validated(cls: type[BaseModel], values: dict, context: str):
         raise ConfigError(f"{context}: {describe_errors(exc)}") from exc
 
 
-def load_recipe(
-    path: str | os.PathLike,
-    base_dir: str | os.PathLike | None = None,
-    method: str | None = None,
-) -> Recipe:
-    """Load a TOML recipe; relative data paths are resolved against the recipe's folder.
-
-    ``path`` may also name a built-in recipe (``sun2019_twin``). With ``method`` given, a
-    recipe of another method is refused with a clear error.
-    """
-    p = Path(path)
-    if not p.exists() and not p.suffix:
-        builtin = resources.files("gracefuse") / "recipes" / f"{p.name}.toml"
-        if builtin.is_file():
-            p = Path(str(builtin))
-    if not p.exists():
-        raise ConfigError(f"{p}: recipe not found")
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
-    recipe = validated(Recipe, raw, f"{p}: invalid recipe")
-    if method is not None and recipe.method != method:
-        command = {"fusion": "gracefuse run", "reconstruction": "gracefuse fill"}[recipe.method]
-        raise ConfigError(f"{p}: a {recipe.method} recipe, not {method}; run it with `{command}`")
-    if isinstance(recipe.data, FileSource | GraceOnlySource):
-        root = Path(base_dir) if base_dir else p.parent
-        d = recipe.data
-
-        def fix(s: str | None) -> str | None:
-            if s is None:
-                return None
-            s = os.path.expandvars(s)
-            return str(s if Path(s).is_absolute() else root / s)
-
-        update = {
-            k: fix(getattr(d, k)) for k in ("grace", "grace_scale_factors", "grace_land_mask")
-        }
-        if isinstance(d, FileSource):
-            update |= {
-                "lsm": [fix(x) for x in d.lsm],
-                "wells": fix(d.wells),
-                "land_mask": fix(d.land_mask),
-            }
-        recipe.data = d.model_copy(update=update)
-    return recipe
-
-
-def dump_recipe(recipe: Recipe) -> str:
+def dump_recipe(recipe: RecipeBase) -> str:
     """The resolved recipe as TOML text (``None`` values left out)."""
     return tomli_w.dumps(recipe.model_dump(mode="json", exclude_none=True))

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.io import netcdf_file
 
 from gracefuse.data.grid import Box, crop, normalize_lon
 from gracefuse.errors import InputError
@@ -176,8 +177,6 @@ def check_complete(path: str | os.PathLike) -> None:
         magic = fh.read(4)
     if magic not in (b"CDF\x01", b"CDF\x02"):
         return
-    from scipy.io import netcdf_file
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

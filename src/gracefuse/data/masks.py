@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+import regionmask
 import xarray as xr
 
-from gracefuse.data.grid import Box
+from gracefuse.data.grid import Box, standardize_coords
 from gracefuse.errors import InputError
 
 
@@ -34,9 +36,6 @@ def mask_from_vector(
     name, column
         Keep only the features whose ``column`` equals ``name``; by default all features.
     """
-    import geopandas as gpd
-    import regionmask
-
     p = Path(path)
     if not p.exists():
         raise InputError(p, "region file not found")
@@ -61,8 +60,6 @@ def mask_from_raster(
     grid: xr.Dataset | xr.DataArray, path: str | os.PathLike, variable: str | None = None
 ) -> xr.DataArray:
     """A 0/1 (or boolean) raster in a netCDF file, nearest-neighbour onto ``grid``."""
-    from gracefuse.data.grid import standardize_coords
-
     p = Path(path)
     try:
         ds = xr.open_dataset(p)

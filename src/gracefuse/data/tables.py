@@ -13,6 +13,8 @@ import xarray as xr
 
 from gracefuse.data.anomalies import month_start
 from gracefuse.data.checks import check_range, check_raw, empty_months
+from gracefuse.data.grace import assign_calendar_months
+from gracefuse.data.units import to_mm_factor
 from gracefuse.errors import InputError
 
 BASIN_COLUMN = re.compile(r"^(?P<var>.+?)\s+(?P<date>\d{4}-\d{2}(?:-\d{2})?)$")
@@ -114,9 +116,6 @@ def open_epoch_series(path: str | os.PathLike, units: str = "cm", name: str = "t
     :func:`gracefuse.data.grace.assign_calendar_months`); months without a solution are NaN
     and listed in ``attrs["missing_months"]``. Values are converted to mm.
     """
-    from gracefuse.data.grace import assign_calendar_months
-    from gracefuse.data.units import to_mm_factor
-
     p = Path(path)
     df = _read_csv(p, header=None, names=["epoch", "value"])
     epochs = pd.to_datetime(df["epoch"], errors="coerce")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gracefuse.models.registry import register
+
 
 class ConvLSTMCell(nn.Module):
     """One ConvLSTM cell: the four LSTM gates come from a 3×3 conv over [input, hidden]."""
@@ -32,7 +34,9 @@ class ConvLSTMForecaster(nn.Module):
     For hindcasting, feed the sequence reversed in time.
     """
 
-    def __init__(self, in_channels: int = 2, hidden: tuple[int, ...] = (32, 32)) -> None:
+    def __init__(
+        self, in_channels: int = 2, hidden: tuple[int, ...] = (32, 32), out_channels: int = 1
+    ) -> None:
         super().__init__()
         chans = [in_channels, *hidden]
         self.encoder = nn.ModuleList(
@@ -41,7 +45,7 @@ class ConvLSTMForecaster(nn.Module):
         self.forecaster = nn.ModuleList(
             ConvLSTMCell(hidden[-1] if k == 0 else hidden[k - 1], h) for k, h in enumerate(hidden)
         )
-        self.head = nn.Conv2d(sum(hidden), 1, 1)
+        self.head = nn.Conv2d(sum(hidden), out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _, hgt, wid = x.shape
@@ -61,3 +65,13 @@ class ConvLSTMForecaster(nn.Module):
             outs.append(h)
             inp = h
         return torch.tanh(self.head(torch.cat(outs, 1)))
+
+
+@register(
+    "convlstm", inputs="sequence", methods=("reconstruction",), output="tanh",
+    source="Yu et al. 2021",
+)  # fmt: skip
+def _convlstm(n_predictors, months, *, base_filters, out_channels, **_) -> ConvLSTMForecaster:
+    """GRACE-only sequences: value and availability flag per month (``n_predictors`` = 2)."""
+    width = base_filters or 32
+    return ConvLSTMForecaster(n_predictors, (width, width), out_channels)

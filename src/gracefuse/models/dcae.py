@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gracefuse.models.registry import register
+
 
 class DCAE(nn.Module):
     """Three stride-2 convs (64, 128, 256), a fully connected bottleneck, three transpose
@@ -46,3 +48,11 @@ class DCAE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.bottleneck(self.encoder(x))
         return self.decoder(z.view(-1, 256, *self.cells))
+
+
+@register(
+    "dcae", methods=("reconstruction",), downsampling=8, needs_size=True, output="tanh",
+    source="Yu et al. 2021",
+)  # fmt: skip
+def _dcae(n_predictors, months, *, dropout, size, **_) -> DCAE:
+    return DCAE(n_predictors * months, size, dropout=dropout)

@@ -1,4 +1,5 @@
-"""Pix2Pix conditional GAN (Isola et al. 2017) as used by Yu et al. (2021)."""
+"""The PatchGAN discriminator of Pix2Pix (Isola et al. 2017) as used by Yu et al. (2021); its
+generator is the registered ``pix2pix`` U-Net, its loss :class:`gracefuse.training.terms.AdversarialTerm`."""
 
 from __future__ import annotations
 
@@ -22,50 +23,3 @@ class PatchGAN(nn.Module):
 
     def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([condition, image], 1))
-
-
-class AdversarialTerm:
-    """The adversarial part of Pix2Pix, plugged into the shared training loop.
-
-    Each generator batch first updates the discriminator on (input, real) vs
-    (input, generated) pairs, then adds ``weight ×`` the generator's adversarial loss.
-    NaN cells (outside the mask, missing months) are zeroed in both images.
-    """
-
-    def __init__(self, discriminator: PatchGAN, lr: float = 2e-4, weight: float = 1.0) -> None:
-        self.d = discriminator
-        self.weight = weight
-        self.opt = torch.optim.Adam(self.d.parameters(), lr=lr, betas=(0.5, 0.999))
-        self.bce = nn.BCEWithLogitsLoss()
-
-    @staticmethod
-    def _clean(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ok = torch.isfinite(real)
-        zero = torch.zeros_like(real)
-        return torch.where(ok, fake, zero).unsqueeze(1), torch.where(ok, real, zero).unsqueeze(1)
-
-    def discriminator_step(self, inputs: torch.Tensor, fake: torch.Tensor, real: torch.Tensor):
-        self.d.train()
-        f, r = self._clean(fake.detach(), real)
-        self.opt.zero_grad(set_to_none=True)
-        pr, pf = self.d(inputs, r), self.d(inputs, f)
-        loss = 0.5 * (self.bce(pr, torch.ones_like(pr)) + self.bce(pf, torch.zeros_like(pf)))
-        loss.backward()
-        self.opt.step()
-        return float(loss.detach())
-
-    def generator_loss(self, inputs: torch.Tensor, fake: torch.Tensor, real: torch.Tensor):
-        f, _ = self._clean(fake, real)
-        pf = self.d(inputs, f)
-        return self.weight * self.bce(pf, torch.ones_like(pf))
-
-    def to(self, device: torch.device) -> AdversarialTerm:
-        self.d.to(device)
-        return self
-
-    def state_dict(self) -> dict:
-        return {"d": self.d.state_dict(), "opt": self.opt.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.d.load_state_dict(state["d"])
-        self.opt.load_state_dict(state["opt"])

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from gracefuse.models.blocks import ConvBlock, StageI
+from gracefuse.models.registry import register
 
 
 class SegNetLite(nn.Module):
@@ -23,7 +24,12 @@ class SegNetLite(nn.Module):
     pool = False
 
     def __init__(
-        self, n_predictors: int, months: int, base_filters: int = 16, dropout: float = 0.1
+        self,
+        n_predictors: int,
+        months: int,
+        base_filters: int = 16,
+        dropout: float = 0.1,
+        out_channels: int = 1,
     ) -> None:
         super().__init__()
         b = base_filters
@@ -40,7 +46,7 @@ class SegNetLite(nn.Module):
         self.dec2 = ConvBlock(8 * b, 2 * b, 1)
         self.up1 = nn.ConvTranspose2d(2 * b, 2 * b, k, stride=s, padding=p)
         self.dec1 = ConvBlock(4 * b, b, 1)
-        self.head = nn.Conv2d(b, 1, 1)
+        self.head = nn.Conv2d(b, out_channels, 1)
 
     def _down(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.max_pool2d(x, 2) if self.pool else x
@@ -60,3 +66,13 @@ class SegNetPool(SegNetLite):
     """Ours: :class:`SegNetLite` with three 2× poolings (``segnet_pool``)."""
 
     pool = True
+
+
+@register("segnet_lite", heads=("point", "gaussian"), source="Sun et al. 2019")
+def _segnet_lite(n_predictors, months, *, base_filters, dropout, out_channels, **_) -> SegNetLite:
+    return SegNetLite(n_predictors, months, base_filters or 16, dropout, out_channels)
+
+
+@register("segnet_pool", heads=("point", "gaussian"), downsampling=8)
+def _segnet_pool(n_predictors, months, *, base_filters, dropout, out_channels, **_) -> SegNetPool:
+    return SegNetPool(n_predictors, months, base_filters or 16, dropout, out_channels)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from gracefuse.models.blocks import ConvBlock, StageI, Up
+from gracefuse.models.registry import register
 
 
 class UNet(nn.Module):
@@ -36,6 +37,7 @@ class UNet(nn.Module):
         tanh: bool = False,
         upsample: str = "transpose",
         batch_norm: bool = True,
+        out_channels: int = 1,
     ) -> None:
         super().__init__()
         self.tanh = tanh
@@ -56,7 +58,7 @@ class UNet(nn.Module):
             self.up.append(Up(c, w, w, se=se, mode=upsample, batch_norm=batch_norm))
             c = w
         self.drop = nn.Dropout2d(dropout)
-        self.head = nn.Conv2d(c, 1, 1)
+        self.head = nn.Conv2d(c, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stage1(x)
@@ -70,3 +72,28 @@ class UNet(nn.Module):
             x = block(x, skip)
         out = self.head(self.drop(x))
         return torch.tanh(out) if self.tanh else out
+
+
+@register("unet", heads=("point", "gaussian"), default_depth=5, source="Sun et al. 2019")
+def _unet(n_predictors, months, *, base_filters, depth, dropout, out_channels, **_) -> UNet:
+    """The paper's U-Net: parameter-free (nearest) upsampling, no batch norm."""
+    return UNet(
+        n_predictors, months, base_filters or 32, depth or 5, dropout,
+        upsample="nearest", batch_norm=False, out_channels=out_channels,
+    )  # fmt: skip
+
+
+@register(
+    "seunet", methods=("reconstruction",), default_depth=4, output="tanh", source="Yu et al. 2021"
+)
+def _seunet(n_predictors, months, *, base_filters, depth, dropout, **_) -> UNet:
+    """U-Net with squeeze-and-excitation blocks, tanh output (targets in [−1, 1])."""
+    return UNet(n_predictors, months, base_filters or 16, depth or 4, dropout, se=True, tanh=True)
+
+
+@register(
+    "pix2pix", methods=("reconstruction",), default_depth=4, output="tanh", source="Yu et al. 2021"
+)
+def _pix2pix(n_predictors, months, *, base_filters, depth, dropout, **_) -> UNet:
+    """The Pix2Pix generator (its PatchGAN is :mod:`gracefuse.models.pix2pix`)."""
+    return UNet(n_predictors, months, base_filters or 16, depth or 4, dropout, tanh=True)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from gracefuse.models.blocks import ConvBlock, StageI, Up
+from gracefuse.models.registry import register
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ class VGG16UNet(nn.Module):
         freeze: bool = True,
         dropout: float = 0.1,
         decoder_filters: int = 32,
+        out_channels: int = 1,
     ) -> None:
         super().__init__()
         self.stage1 = StageI(n_predictors, months, out_channels=3)
@@ -158,7 +160,7 @@ class VGG16UNet(nn.Module):
         for skip_w, out_w in zip(reversed(widths), dec, strict=True):
             self.up.append(Up(c, skip_w, out_w))
             c = out_w
-        self.head = nn.Conv2d(c, 1, 1)
+        self.head = nn.Conv2d(c, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stage1(x)
@@ -171,3 +173,26 @@ class VGG16UNet(nn.Module):
         for block, skip in zip(self.up, reversed(skips), strict=True):
             x = block(x, skip)
         return self.head(x)
+
+
+@register("vgg16", downsampling=32, needs_size=True, source="Sun et al. 2019")
+def _vgg16(n_predictors, months, *, dropout, pretrained, size, **_) -> VGG16Dense:
+    """The paper's frozen ImageNet encoder and dense layer: local weights required."""
+    if find_vgg16_weights(pretrained) is None:
+        raise FileNotFoundError(
+            "vgg16 needs VGG16 ImageNet weights as a local file (vgg16-397923af.pth); "
+            "without them the model is vgg16_scratch"
+        )
+    return VGG16Dense(n_predictors, months, size, pretrained=pretrained, dropout=dropout)
+
+
+@register("vgg16_scratch", downsampling=32, needs_size=True)
+def _vgg16_scratch(n_predictors, months, *, dropout, size, **_) -> VGG16Dense:
+    """The paper's VGG16 architecture trained from random weights."""
+    return VGG16Dense(n_predictors, months, size, pretrained=None, dropout=dropout)
+
+
+@register("vgg16_unet", heads=("point", "gaussian"), downsampling=32)
+def _vgg16_unet(n_predictors, months, *, dropout, pretrained, out_channels, **_) -> VGG16UNet:
+    return VGG16UNet(n_predictors, months, pretrained=pretrained, dropout=dropout,
+                     out_channels=out_channels)  # fmt: skip

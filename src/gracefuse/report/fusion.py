@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from gracefuse.config import SamplesConfig
 from gracefuse.evaluate.regions import grid_skill
 from gracefuse.io import write_text
 from gracefuse.methods.fusion.baselines import BASELINES
+from gracefuse.methods.fusion.config import SamplesConfig
 from gracefuse.report import figures as fg
 from gracefuse.report.comparison import comparison_section
 from gracefuse.report.htmlpage import figure_html, page, table_html

@@ -6,6 +6,7 @@ import base64
 import html
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 STYLE = """
@@ -19,8 +20,34 @@ figure{margin:1.5em 0} figcaption{font-size:.9em;color:#555} img{max-width:100%}
 """
 
 
+#: number formats by the kind of quantity a column holds (first match of its name wins)
+KIND_FORMATS = (
+    (("parameters", "trainable", "epochs", "best epoch", "months"), "{:,.0f}"),
+    (("seconds_per_epoch", "seconds per epoch"), "{:.2f}"),
+    (("seconds",), "{:.1f}"),
+    (("coverage",), "{:.1%}"),
+    (("p_value", "williams_p"), "{:.2g}"),
+)
+
+
+def number_format(column: str, default: str = "{:.3f}") -> str:
+    """The format of a column's numbers by the kind its name says.
+
+    Examples
+    --------
+    >>> number_format("parameters").format(2878645.0), number_format("coverage95").format(0.9)
+    ('2,878,645', '90.0%')
+    """
+    name = column.lower()
+    for keys, fmt in KIND_FORMATS:
+        if any(k in name for k in keys):
+            return fmt
+    return default
+
+
 def table_html(df: pd.DataFrame, float_format: str = "{:.3f}") -> str:
-    """A DataFrame as an HTML table (index and columns escaped)."""
+    """A DataFrame as an HTML table (index and columns escaped); numbers are formatted by
+    the kind of their column (:data:`KIND_FORMATS`), else with ``float_format``."""
     cols = [
         html.escape(" ".join(map(str, c)) if isinstance(c, tuple) else str(c)) for c in df.columns
     ]
@@ -28,12 +55,14 @@ def table_html(df: pd.DataFrame, float_format: str = "{:.3f}") -> str:
     head = "".join(f'<th class="l">{n}</th>' for n in idx_names) + "".join(
         f"<th>{c}</th>" for c in cols
     )
+    formats = [number_format(c, float_format) for c in cols]
     rows = []
     for idx, row in df.iterrows():
         key = idx if isinstance(idx, tuple) else (idx,)
         cells = "".join(f'<td class="l">{html.escape(str(k))}</td>' for k in key)
-        for v in row:
-            cells += f"<td>{float_format.format(v) if isinstance(v, float) else html.escape(str(v))}</td>"
+        for v, fmt in zip(row, formats, strict=True):
+            number = isinstance(v, float | np.floating) and np.isfinite(v)
+            cells += f"<td>{fmt.format(v) if number else html.escape(str(v))}</td>"
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from gracefuse.evaluate.baselines import cell_ridge, climatology_trend, lsm_regression
-from gracefuse.samples import FusionSamples
+from gracefuse.methods.fusion.samples import FusionSamples
 
 BASELINES = ("lsm", "lsm_regression", "climatology_trend", "cell_ridge")
 

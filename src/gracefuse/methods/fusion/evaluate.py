@@ -16,12 +16,12 @@ from gracefuse.evaluate.compare import compare_to_baselines, comparison_rows
 from gracefuse.evaluate.metrics import pearson_r
 from gracefuse.evaluate.regions import skill_rows
 from gracefuse.evaluate.stats import williams_test
+from gracefuse.evaluate.table import long_table
 from gracefuse.methods.fusion.baselines import BASELINES
+from gracefuse.methods.fusion.samples import FusionSamples
 from gracefuse.methods.fusion.train import ModelRun
-from gracefuse.samples import FusionSamples
 
 TABLE_METRICS = ("r", "nse", "rmse", "kge", "kge_anomaly")
-COLUMNS = ["model", "split", "scale", "metric", "value"]
 
 
 def splits_of(samples: FusionSamples) -> dict[str, np.ndarray]:
@@ -68,7 +68,7 @@ def metrics_table(
     Returns
     -------
     metrics, comparison
-        ``model,split,scale,metric,value`` rows for every network and baseline (skill,
+        ``model,variable,split,scale,metric,value`` rows for every network and baseline (skill,
         Williams' p, interval coverage, the NSE gain over the best baseline with its
         block-bootstrap interval and p-value), and the comparison table of
         :func:`gracefuse.evaluate.compare.compare_to_baselines` for validation and test.
@@ -107,7 +107,7 @@ def metrics_table(
             )
     comparison = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     rows += comparison_rows(comparison)
-    return pd.DataFrame(rows, columns=COLUMNS), comparison
+    return long_table(rows), comparison
 
 
 #: how the model to use is chosen: its grid-median NSE on validation months. It pools every

@@ -8,8 +8,8 @@ import xarray as xr
 
 from gracefuse.data.grid import check_same_grid, regrid_conservative
 from gracefuse.data.inputs import Inputs
+from gracefuse.methods.fusion.samples import FusionSamples
 from gracefuse.methods.fusion.train import ModelRun
-from gracefuse.samples import FusionSamples
 
 
 def predictions_dataset(

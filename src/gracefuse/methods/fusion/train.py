@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gracefuse.config import ModelConfig, Recipe
-from gracefuse.evaluate.uncertainty import conformal_quantile
-from gracefuse.losses import mismatch_loss
+from gracefuse.config import ModelConfig
+from gracefuse.datasets import ArrayDataset
+from gracefuse.evaluate.intervals import calibrated_halfwidth
+from gracefuse.methods.fusion.config import FusionRecipe
+from gracefuse.methods.fusion.samples import FusionSamples
 from gracefuse.models import build_model, count_parameters, resolve_name
-from gracefuse.samples import FusionSamples
-from gracefuse.train import choose_device, fit, predict, seed_everything
+from gracefuse.training import MismatchLoss, choose_device, fit, predict, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def make_target(samples: FusionSamples, base: np.ndarray | None = None) -> Targe
 
 def _member(
     mcfg: ModelConfig,
-    recipe: Recipe,
+    recipe: FusionRecipe,
     x: np.ndarray,
     target: Target,
     samples: FusionSamples,
@@ -115,25 +116,21 @@ def _member(
         pretrained=mcfg.pretrained,
         size=x.shape[-2:],
     ).to(device)
-    xt = torch.as_tensor(x, device=device)
-    yt = torch.as_tensor(target.y, device=device)
-    cell_mean = torch.as_tensor(target.cell_mean, device=device)
-
-    def loss_fn(pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-        return mismatch_loss(pred, obs, cell_mean, recipe.train.loss_weight)
-
+    loss = MismatchLoss(torch.as_tensor(target.cell_mean, device=device), recipe.train.loss_weight)
     res = fit(
-        model, xt, yt, samples.train, samples.val, loss_fn, tcfg, folder,
+        model, ArrayDataset(x=x, y=target.y), samples.train, samples.val, loss, tcfg, folder,
         epochs=mcfg.epochs, label=f"{name[:12]:12s}[{k}]", progress=progress,
     )  # fmt: skip
-    det, spread = predict(model, xt, batch_size=8, mc_samples=tcfg.mc_samples, seed=tcfg.seed)
+    det, spread = predict(
+        model, ArrayDataset(x=x), batch_size=8, mc_samples=tcfg.mc_samples, seed=tcfg.seed
+    )
     variance = np.zeros_like(det) if spread is None else spread**2
     return model, det, variance, res
 
 
 def train_model(
     mcfg: ModelConfig,
-    recipe: Recipe,
+    recipe: FusionRecipe,
     samples: FusionSamples,
     out_dir: Path,
     base: np.ndarray | None = None,
@@ -211,10 +208,5 @@ def add_intervals(run: ModelRun, samples: FusionSamples) -> None:
     else:
         scale = np.broadcast_to(rmse[None], run.mismatch.shape)
     cal = samples.cal
-    q = (
-        conformal_quantile(np.abs(s_obs[cal] - run.mismatch[cal]) / scale[cal])
-        if len(cal)
-        else 1.96
-    )
-    half = (1.96 if np.isnan(q) else q) * scale
+    half = calibrated_halfwidth(s_obs[cal] - run.mismatch[cal], scale[cal], scale)
     run.lower, run.upper = -run.mismatch - half, -run.mismatch + half

@@ -1,6 +1,7 @@
 """Reconstruction and gap filling (Yu et al. 2021): GRACE-like TWSA where GRACE is missing,
 from the LSM (SE-U-Net, Pix2Pix, DCAE) or from GRACE alone (ConvLSTM), beside baselines."""
 
-from gracefuse.methods.reconstruction.run import ReconResult, run_reconstruction
+from gracefuse.methods.reconstruction.config import ReconstructionConfig, ReconstructionRecipe
+from gracefuse.methods.reconstruction.method import ReconResult, ReconstructionMethod
 
-__all__ = ["ReconResult", "run_reconstruction"]
+__all__ = ["ReconResult", "ReconstructionConfig", "ReconstructionMethod", "ReconstructionRecipe"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gracefuse.datasets.splits import Splits, early_stopping
 from gracefuse.evaluate.baselines import (
     cell_ridge,
     climatology_trend,
@@ -19,7 +20,6 @@ from gracefuse.evaluate.baselines import (
     lsm_regression,
     persistence,
 )
-from gracefuse.methods.reconstruction.splits import Splits, early_stopping
 
 BASELINES = (
     "persistence",

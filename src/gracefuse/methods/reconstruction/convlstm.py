@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gracefuse.datasets import ArrayDataset
+from gracefuse.datasets.scaling import Scaler
+from gracefuse.datasets.splits import Splits, early_stopping
 from gracefuse.evaluate.baselines import climatology_trend
-from gracefuse.losses import masked_mse
-from gracefuse.methods.reconstruction.predictors import Scaler
-from gracefuse.methods.reconstruction.splits import Splits, early_stopping
 from gracefuse.models import build_model, count_parameters
-from gracefuse.train import choose_device, fit, seed_everything
+from gracefuse.training import MaskedMSE, choose_device, fit, seed_everything
 
 
 def _sequences(
@@ -80,7 +80,7 @@ def convlstm_predict(
             return (
                 np.concatenate(
                     [
-                        model(seq[i : i + 16]).squeeze(1).cpu().numpy()
+                        model({"x": seq[i : i + 16]})["y_hat"].cpu().numpy()
                         for i in range(0, len(targets), 16)
                     ]
                 )
@@ -92,7 +92,7 @@ def convlstm_predict(
             seq = torch.as_tensor(
                 _sequences(values, avail, np.array([k]), length, reverse), device=device
             )
-            out[i] = model(seq).squeeze(1).cpu().numpy()[0] * decay(k)
+            out[i] = model({"x": seq})["y_hat"].cpu().numpy()[0] * decay(k)
             values[k], avail[k] = out[i], True
     return out
 
@@ -108,7 +108,7 @@ def train_convlstm(
 ):
     """Train the GRACE-only ConvLSTM in forecast (``reverse=False``) or hindcast mode.
 
-    Returns the trained model, its device and the :class:`~gracefuse.train.FitResult`."""
+    Returns the trained model, its device and the :class:`~gracefuse.training.FitResult`."""
     tcfg = recipe.train
     seed_everything(tcfg.seed)
     device = choose_device(tcfg.device)
@@ -119,17 +119,15 @@ def train_convlstm(
     train, val = early_stopping(splits.train)
     targets = np.concatenate([train, val])
     seq = _sequences(grace_scaled, avail, targets, length, reverse)
-    x = torch.as_tensor(seq, device=device)
-    y = torch.as_tensor(grace_scaled[targets].astype(np.float32), device=device)
-    model = build_model("convlstm", 1, 1, base_filters=mcfg.base_filters).to(device)
+    data = ArrayDataset(x=seq, y=grace_scaled[targets].astype(np.float32))
+    model = build_model("convlstm", 2, 1, base_filters=mcfg.base_filters).to(device)
     mode = "hindcast" if reverse else "forecast"
     result = fit(
         model,
-        x,
-        y,
+        data,
         np.arange(len(train)),
         np.arange(len(train), len(targets)),
-        masked_mse,
+        MaskedMSE(),
         tcfg,
         out_dir / "checkpoints" / f"convlstm_{mode}",
         epochs=mcfg.epochs,

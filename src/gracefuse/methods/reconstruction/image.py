@@ -4,13 +4,20 @@ the deep convolutional autoencoder, trained on the training months only."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from gracefuse.losses import masked_l1, masked_mse
-from gracefuse.methods.reconstruction.splits import Splits, early_stopping
+from gracefuse.datasets import ArrayDataset
+from gracefuse.datasets.splits import Splits, early_stopping
 from gracefuse.models import build_model, count_parameters
-from gracefuse.models.pix2pix import AdversarialTerm, PatchGAN
-from gracefuse.train import choose_device, fit, predict, seed_everything
+from gracefuse.models.pix2pix import PatchGAN
+from gracefuse.training import (
+    AdversarialTerm,
+    MaskedL1,
+    MaskedMSE,
+    choose_device,
+    fit,
+    predict,
+    seed_everything,
+)
 
 
 def _augment(x: np.ndarray, y: np.ndarray, idx: np.ndarray, rotate: bool = False):
@@ -69,30 +76,16 @@ def train_image_model(
         dropout=mcfg.dropout,
         size=x.shape[-2:],
     ).to(device)
-    adversarial = None
+    terms, loss = [], MaskedMSE()
     if mcfg.name == "pix2pix":
-        adversarial = AdversarialTerm(PatchGAN(x.shape[1])).to(device)
-
-        def loss_fn(p, t):
-            return 100.0 * masked_l1(p, t)
-    else:
-        loss_fn = masked_mse
-    xt, yt = torch.as_tensor(x_fit, device=device), torch.as_tensor(y_fit, device=device)
+        terms = [AdversarialTerm(PatchGAN(x.shape[1])).to(device)]
+        loss = MaskedL1(scale=100.0)
     result = fit(
-        model,
-        xt,
-        yt,
-        train_fit,
-        val,
-        loss_fn,
-        tcfg,
-        out_dir / "checkpoints" / mcfg.name,
-        epochs=mcfg.epochs,
-        label=f"{mcfg.name:9s}",
-        progress=progress,
-        adversarial=adversarial,
-    )
-    pred, _ = predict(model, torch.as_tensor(x, device=device), batch_size=8)
+        model, ArrayDataset(x=x_fit, y=y_fit), train_fit, val, loss, tcfg,
+        out_dir / "checkpoints" / mcfg.name, epochs=mcfg.epochs, label=f"{mcfg.name:9s}",
+        progress=progress, terms=terms,
+    )  # fmt: skip
+    pred, _ = predict(model, ArrayDataset(x=x), batch_size=8)
     return pred, {
         "parameters": count_parameters(model),
         "seconds_per_epoch": result.seconds_per_epoch,

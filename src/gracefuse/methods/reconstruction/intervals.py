@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gracefuse.evaluate.uncertainty import conformal_quantile
-from gracefuse.methods.reconstruction.splits import Splits
+from gracefuse.datasets.splits import Splits
+from gracefuse.evaluate.intervals import calibrated_halfwidth
 
 
 @dataclass
@@ -64,8 +64,7 @@ def fill_intervals(
     sigma = _cell_rmse(pred, grace, splits.train)
 
     def halfwidth(idx: np.ndarray) -> np.ndarray:
-        q = conformal_quantile(np.abs(pred[idx] - grace[idx]) / sigma[None]) if len(idx) else np.nan
-        return (1.96 if np.isnan(q) else q) * sigma
+        return calibrated_halfwidth(pred[idx] - grace[idx], sigma[None], sigma)
 
     def covered(idx: np.ndarray, half: np.ndarray, target: np.ndarray) -> tuple[int, int]:
         err = np.abs(pred[idx] - target[idx])

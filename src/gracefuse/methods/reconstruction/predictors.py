@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from gracefuse.config import ReconstructionConfig
+from gracefuse.datasets.features import exponential_memory, trailing_mean
+from gracefuse.datasets.scaling import Scaler
+from gracefuse.datasets.splits import Splits
 from gracefuse.errors import InputError
-from gracefuse.methods.reconstruction.splits import Splits
-from gracefuse.samples import exponential_memory, trailing_mean
-
-
-@dataclass
-class Scaler:
-    """Linear scaling to [−1, 1] by the largest absolute training value (per variable)."""
-
-    scale: float
-
-    @classmethod
-    def fit(cls, values: np.ndarray) -> Scaler:
-        s = float(np.nanmax(np.abs(values)))
-        return cls(scale=s if np.isfinite(s) and s > 0 else 1.0)
-
-    def forward(self, a: np.ndarray) -> np.ndarray:
-        return np.clip(a / self.scale, -1.0, 1.0)
-
-    def inverse(self, a: np.ndarray) -> np.ndarray:
-        return a * self.scale
+from gracefuse.methods.reconstruction.config import ReconstructionConfig
 
 
 def lsm_predictors(grid: xr.Dataset, splits: Splits, cfg: ReconstructionConfig) -> np.ndarray:
@@ -37,7 +19,7 @@ def lsm_predictors(grid: xr.Dataset, splits: Splits, cfg: ReconstructionConfig) 
 
     Channel 0 is the LSM TWSA (the paper's only predictor). ``memory_months`` adds trailing
     means of LSM storage and precipitation; ``memory_efolding`` adds exponentially weighted
-    precipitation memory (:func:`gracefuse.samples.exponential_memory`), one channel per
+    precipitation memory (:func:`gracefuse.datasets.features.exponential_memory`), one channel per
     e-folding time. Every scaling (and the precipitation climatology removed before the
     memory) is fitted on training months only; ocean cells are 0.
 

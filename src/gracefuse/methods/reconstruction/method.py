@@ -1,44 +1,45 @@
-"""A reconstruction / gap-filling run end to end (``gracefuse fill``, Yu et al. 2021).
+"""Reconstruction and gap filling (Yu et al. 2021) as a method family.
 
-Writes ``config.toml``, ``metrics.csv`` (every model and baseline on every role),
-``comparison.csv`` (each network against the best baseline, with significance),
-``filled.nc`` (GRACE where observed; inside GRACE's record the fill model, outside it the
-hindcast model; with 95 % bounds),
-figures, ``report.html`` and ``run_info.json``.
+Besides the common files of a run folder (:func:`gracefuse.runner.run_recipe`) it writes
+``filled.nc``: GRACE where observed; inside GRACE's record the fill model, outside it the
+hindcast model; with 95 % bounds, and every model's reconstruction.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from rich.table import Table
 
-from gracefuse.config import GraceOnlySource, dump_recipe
+from gracefuse.config import GraceOnlySource
 from gracefuse.data.grid import cell_area, pad_to_multiple
 from gracefuse.data.inputs import check_sources, load_inputs
+from gracefuse.datasets.scaling import Scaler
+from gracefuse.datasets.splits import ROLES, Splits, early_stopping, reconstruction_splits
 from gracefuse.errors import ConfigError, InputError
-from gracefuse.evaluate.compare import compare_to_baselines, comparison_rows
+from gracefuse.evaluate.compare import compare_to_baselines, comparison_rows, verdicts
 from gracefuse.evaluate.regions import skill_rows
-from gracefuse.io import write_netcdf, write_text
+from gracefuse.evaluate.table import long_table
+from gracefuse.methods.base import Method, MethodOutput
 from gracefuse.methods.reconstruction.baselines import (
     BASELINES,
     LSM_BASELINES,
     baseline_predictions,
 )
+from gracefuse.methods.reconstruction.config import ReconstructionRecipe
 from gracefuse.methods.reconstruction.convlstm import convlstm_all
 from gracefuse.methods.reconstruction.image import train_image_model
 from gracefuse.methods.reconstruction.intervals import FillIntervals, fill_intervals
-from gracefuse.methods.reconstruction.predictors import Scaler, lsm_predictors
-from gracefuse.methods.reconstruction.splits import Splits, early_stopping, reconstruction_splits
-from gracefuse.runfolder import prepare_run_folder
+from gracefuse.methods.reconstruction.predictors import lsm_predictors
+from gracefuse.methods.registry import register_method
+from gracefuse.report.reconstruction import write_reconstruction_report
 
 log = logging.getLogger(__name__)
-COLUMNS = ["model", "split", "scale", "metric", "value"]
 
 
 @dataclass
@@ -244,70 +245,119 @@ def _model_rows(info: dict) -> list[dict]:
     ]
 
 
-def run_reconstruction(
-    recipe, out_dir, progress: bool = True, figures: bool = True, overwrite: bool = False
-) -> ReconResult:
-    """Train, evaluate and fill: the whole ``gracefuse fill`` job. Writes the run folder
-    (checked first: see :func:`gracefuse.runfolder.prepare_run_folder`)."""
-    from gracefuse.report.reconstruction import write_reconstruction_report
+@dataclass
+class Prepared:
+    """The inputs of a reconstruction run on the padded grid, and its roles."""
 
-    check_recon_recipe(recipe)
-    out = prepare_run_folder(out_dir, dump_recipe(recipe), overwrite)
-    t0 = time.perf_counter()
-    write_text(out / "config.toml", dump_recipe(recipe))
-    data = load_recon_data(recipe)
-    grid, rc = data.grid, recipe.reconstruction
-    grace = grid["twsa_grace"].where(grid["land_mask"]).values
-    lsm = grid["twsa_lsm"].where(grid["land_mask"]).values if "twsa_lsm" in grid else None
-    times = pd.DatetimeIndex(grid["time"].values)
-    splits = reconstruction_splits(times, np.isfinite(grace).any((1, 2)), rc)
-    g_scaler = Scaler.fit(grace[splits.train])
-    pred, ahead, product, info, lsm_x = _train_models(recipe, data, splits, g_scaler, out, progress)
-    learned = list(pred)
-    base, base_ahead = baseline_predictions(grace, lsm, lsm_x, times, splits)
-    mask = grid["land_mask"].values[None]
-    predictions = {**({"lsm": lsm} if lsm is not None else {}), **pred}
+    data: ReconData
+    grace: np.ndarray
+    lsm: np.ndarray | None
+    times: pd.DatetimeIndex
+    splits: Splits
+    g_scaler: Scaler
+
+
+def _choose_and_bound(recipe, prepared: Prepared, fitted, rows):
+    """Baselines, the fill and hindcast models (validation block), their intervals."""
+    p = prepared
+    pred, ahead, product, info, lsm_x = fitted
+    base, base_ahead = baseline_predictions(p.grace, p.lsm, lsm_x, p.times, p.splits)
+    mask = p.data.grid["land_mask"].values[None]
+    predictions = {**({"lsm": p.lsm} if p.lsm is not None else {}), **pred}
     predictions.update({k: np.where(mask, v, np.nan) for k, v in base.items()})
     forecasts = {**ahead, **base_ahead}
-    rows = _skill_table(predictions, forecasts, grace, data.reference, splits, grid)
-    table = pd.DataFrame(rows + _model_rows(info), columns=COLUMNS)
+    rows += _skill_table(predictions, forecasts, p.grace, p.data.reference, p.splits, p.data.grid)
+    table = long_table(rows + _model_rows(info))
     lsm_driven = [m.name for m in recipe.models if m.name != "convlstm"] + list(LSM_BASELINES)
-    fill_model, hindcast_model = choose_models(table, predictions, lsm_driven, rc, splits)
+    models = choose_models(table, predictions, lsm_driven, recipe.reconstruction, p.splits)
     product.update({k: v for k, v in predictions.items() if k not in product})
     intervals = combined_intervals(
-        *(fill_intervals(predictions[m], grace, splits, data.reference)
-          for m in (fill_model, hindcast_model))
-    )  # fmt: skip
-    rows += [
-        dict(model=fill_model if s.startswith("hidden") else hindcast_model, split=s,
-             scale="grid", metric="coverage95", value=v)
-        for s, v in intervals.coverage.items()
-    ]  # fmt: skip
-    comparison = _comparison(predictions, grace, grid, splits)
-    table = pd.DataFrame(rows + comparison_rows(comparison) + _model_rows(info), columns=COLUMNS)
-    write_text(out / "metrics.csv", table.to_csv(index=False, float_format="%.6g"))
-    write_text(out / "comparison.csv", comparison.to_csv(index=False, float_format="%.6g"))
-    kept = learned + [m for m in dict.fromkeys((fill_model, hindcast_model)) if m not in learned]
-    models = (fill_model, hindcast_model)
-    filled = _filled(data, grace, product, models, intervals, splits, kept)
-    write_netcdf(filled, out / "filled.nc")
-    result = ReconResult(
-        predictions, forecasts, {k: v["parameters"] for k, v in info.items()},
-        splits, table, comparison, fill_model, filled, data, hindcast_model,
-    )  # fmt: skip
-    run_info = {
-        "recipe": recipe.name,
-        "source": data.source,
-        "fill_model": fill_model,
-        "hindcast_model": hindcast_model,
-        "fill_model_chosen_on": "validation_block" if len(splits.validation_block) else "train",
-        "seconds_per_epoch": {k: round(v["seconds_per_epoch"], 2) for k, v in info.items()},
-        "parameters": {k: v["parameters"] for k, v in info.items()},
-        "months": {k: int(len(v)) for k, v in splits.as_dict().items()},
-        "early_stopping_months": int(len(early_stopping(splits.train)[1])),
-    }
-    if figures:
-        write_reconstruction_report(out, result, run_info)
-    run_info["seconds"] = round(time.perf_counter() - t0, 1)
-    write_text(out / "run_info.json", json.dumps(run_info, indent=2))
-    return result
+        *(fill_intervals(predictions[m], p.grace, p.splits, p.data.reference) for m in models)
+    )
+    return predictions, forecasts, models, intervals
+
+
+def console_summary(result: ReconResult) -> list:
+    """Grid-median RMSE of every model on every role, the verdicts and the chosen models."""
+    t = result.table
+    view = Table(title="grid-median RMSE (mm) by split; lower is better")
+    splits = [s for s in ROLES if s != "train" and s in set(t.split)]
+    view.add_column("model")
+    for s in splits:
+        view.add_column(s, justify="right")
+    sub = t[(t.scale == "grid_median") & (t.metric == "rmse")]
+    for model in dict.fromkeys(sub.model):
+        vals = sub[sub.model == model].set_index("split").value
+        view.add_row(model, *(f"{vals[s]:.1f}" if s in vals else "–" for s in splits))
+    lines: list = [view]
+    if not result.comparison.empty:
+        lines += verdicts(result.comparison[result.comparison.split == "hidden_block"])
+    lines.append(
+        f"gaps filled by {result.fill_model} (chosen on the validation block), hindcast by "
+        f"{result.hindcast_model}"
+    )
+    return lines
+
+
+@register_method
+class ReconstructionMethod(Method):
+    """Yu et al. (2021): GRACE-like TWSA from the LSM or from GRACE alone."""
+
+    name = "reconstruction"
+    recipe_type = ReconstructionRecipe
+    summary = "fill GRACE's gaps and the GRACE/GRACE-FO gap, hindcast before 2002"
+    source = "Yu et al. 2021"
+    products = ("filled.nc", "comparison.csv")
+
+    def check(self, recipe: ReconstructionRecipe) -> None:
+        check_recon_recipe(recipe)
+
+    def prepare(self, recipe: ReconstructionRecipe) -> Prepared:
+        data = load_recon_data(recipe)
+        grid = data.grid
+        grace = grid["twsa_grace"].where(grid["land_mask"]).values
+        lsm = grid["twsa_lsm"].where(grid["land_mask"]).values if "twsa_lsm" in grid else None
+        times = pd.DatetimeIndex(grid["time"].values)
+        splits = reconstruction_splits(times, np.isfinite(grace).any((1, 2)), recipe.reconstruction)
+        return Prepared(data, grace, lsm, times, splits, Scaler.fit(grace[splits.train]))
+
+    def fit_predict(self, recipe, prepared: Prepared, folder: Path, progress: bool):
+        p = prepared
+        return _train_models(recipe, p.data, p.splits, p.g_scaler, folder, progress)
+
+    def outputs(self, recipe, prepared: Prepared, fitted) -> MethodOutput:
+        p, info = prepared, fitted[3]
+        learned, product = list(fitted[0]), fitted[2]
+        rows: list[dict] = []
+        predictions, forecasts, models, intervals = _choose_and_bound(recipe, p, fitted, rows)
+        rows += [
+            dict(model=models[0] if s.startswith("hidden") else models[1], split=s,
+                 scale="grid", metric="coverage95", value=v)
+            for s, v in intervals.coverage.items()
+        ]  # fmt: skip
+        comparison = _comparison(predictions, p.grace, p.data.grid, p.splits)
+        table = long_table(rows + comparison_rows(comparison) + _model_rows(info))
+        kept = learned + [m for m in dict.fromkeys(models) if m not in learned]
+        filled = _filled(p.data, p.grace, product, models, intervals, p.splits, kept)
+        result = ReconResult(
+            predictions, forecasts, {k: v["parameters"] for k, v in info.items()},
+            p.splits, table, comparison, models[0], filled, p.data, models[1],
+        )  # fmt: skip
+        run_info = {
+            "source": p.data.source,
+            "fill_model": models[0],
+            "hindcast_model": models[1],
+            "fill_model_chosen_on": "validation_block"
+            if len(p.splits.validation_block) else "train",
+            "seconds_per_epoch": {k: round(v["seconds_per_epoch"], 2) for k, v in info.items()},
+            "parameters": {k: v["parameters"] for k, v in info.items()},
+            "months": {k: int(len(v)) for k, v in p.splits.as_dict().items()},
+            "early_stopping_months": int(len(early_stopping(p.splits.train)[1])),
+        }  # fmt: skip
+        return MethodOutput(table, comparison, {"filled.nc": filled}, run_info, result)
+
+    def report(self, folder: Path, output: MethodOutput) -> None:
+        write_reconstruction_report(folder, output.result, output.info)
+
+    def console(self, result: ReconResult) -> list:
+        return console_summary(result)

@@ -15,8 +15,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gracefuse.config import SamplesConfig
+from gracefuse.datasets.features import exponential_memory, stack_lags, trailing_mean
+from gracefuse.datasets.scaling import standardiser
+from gracefuse.datasets.splits import split_months
 from gracefuse.errors import InputError
+from gracefuse.methods.fusion.config import SamplesConfig
 
 PREDICTOR_VARIABLES = {"twsa": "twsa_lsm", "precip": "precip", "tair": "tair"}
 
@@ -79,106 +82,6 @@ class FusionSamples:
         return y_norm * self.target_std + self.target_mean + self.trend()
 
 
-def split_months(
-    has_target: np.ndarray, times: pd.DatetimeIndex, cfg: SamplesConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Train/validation/calibration/test indices, contiguous and in time order.
-
-    The first ``train_fraction`` of the months with a target (or those up to ``train_end``)
-    are the paper's training period, the rest test. Of the training period, the last
-    ``calibration_fraction`` calibrate the intervals and the ``validation_fraction`` before
-    them validate (early stopping, the ridge penalty, every choice); disjoint, so that the
-    coverage measured on test months is honest.
-
-    Examples
-    --------
-    >>> t = pd.date_range("2002-04-01", periods=100, freq="MS")
-    >>> tr, va, ca, te = split_months(np.ones(100, bool), t, SamplesConfig())
-    >>> len(tr), len(va), len(ca), len(te), bool(tr[-1] < va[0] < ca[0] < te[0])
-    (56, 7, 7, 30, True)
-    """
-    valid = np.flatnonzero(has_target)
-    if valid.size < 10:
-        raise InputError(None, f"only {valid.size} months have GRACE data; need at least 10")
-    if cfg.train_end is not None:
-        end = pd.Timestamp(cfg.train_end)
-        n_fit = int((times[valid] <= end).sum())
-    else:
-        n_fit = int(round(cfg.train_fraction * valid.size))
-    n_fit = min(max(n_fit, 4), valid.size - 1)
-    fit, test = valid[:n_fit], valid[n_fit:]
-    n_cal = int(round(cfg.calibration_fraction * n_fit))
-    n_val = int(round(cfg.validation_fraction * n_fit))
-    if n_fit - n_val - n_cal < 2:
-        raise InputError(None, f"only {n_fit} training months: too few for the held-out shares")
-    train = fit[: n_fit - n_val - n_cal]
-    val, cal = fit[len(train) : n_fit - n_cal], fit[n_fit - n_cal :]
-    return train, val, cal, test
-
-
-def trailing_mean(a: np.ndarray, window: int) -> np.ndarray:
-    """Mean of months t−window+1 … t along axis 0 (shorter windows at the start)."""
-    filled = np.nan_to_num(a)
-    csum = np.cumsum(filled, axis=0)
-    shifted = np.concatenate([np.zeros((window, *a.shape[1:])), csum[:-window]], axis=0)
-    count = np.minimum(np.arange(1, a.shape[0] + 1), window).reshape(-1, *[1] * (a.ndim - 1))
-    return (csum - shifted[: a.shape[0]]) / count
-
-
-def exponential_memory(a: np.ndarray, efolding: float) -> np.ndarray:
-    """Exponentially weighted memory along axis 0: a linear reservoir fed by ``a``.
-
-    ``m[t] = k·m[t−1] + (1−k)·a[t]`` with ``k = exp(−1/efolding)`` and ``m[−1] = 0``. A
-    groundwater store that drains with e-folding time ``efolding`` (months) and is recharged
-    in proportion to ``a`` follows this series up to a gain, which is why it carries the
-    slow storage a land-surface model without groundwater lacks. Pass anomalies (so that the
-    start value 0 is the mean state); NaN counts as 0.
-
-    Parameters
-    ----------
-    a
-        ``(time, ...)`` monthly series, e.g. precipitation anomalies in mm/month.
-    efolding
-        e-folding time in months (> 0).
-
-    Returns
-    -------
-    numpy.ndarray
-        Same shape and units as ``a``.
-
-    Examples
-    --------
-    >>> m = exponential_memory(np.ones(24), 12.0)  # a step: 1 − exp(−t/τ)
-    >>> round(float(m[11]), 3), round(float(1 - np.exp(-1.0)), 3)
-    (0.632, 0.632)
-    """
-    from scipy.signal import lfilter
-
-    if not efolding > 0:
-        raise ValueError(f"efolding must be positive, got {efolding}")
-    k = float(np.exp(-1.0 / efolding))
-    return lfilter([1.0 - k], [1.0, -k], np.nan_to_num(np.asarray(a, dtype=float)), axis=0)
-
-
-def stack_lags(a: np.ndarray, lags: int) -> np.ndarray:
-    """``(T, H, W)`` → ``(T, lags+1, H, W)`` with month t, t−1, …; edge-padded at the start."""
-    padded = np.concatenate([np.repeat(a[:1], lags, axis=0), a], axis=0)
-    return np.stack([padded[lags - k : lags - k + a.shape[0]] for k in range(lags + 1)], axis=1)
-
-
-def _normaliser(a: np.ndarray, months: np.ndarray, mask: np.ndarray, per_cell: bool):
-    """Mean and standard deviation of ``a`` over ``months`` (and land cells): scalars, or
-    ``(H, W)`` maps with ``per_cell``; a zero spread becomes 1."""
-    with warnings.catch_warnings():  # all-NaN (ocean) cells
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if per_cell:
-            mu, sd = np.nanmean(a[months], axis=0), np.nanstd(a[months], axis=0)
-            ok = mask & np.isfinite(sd) & (sd > 0)
-            return np.where(ok, mu, 0.0), np.where(ok, sd, 1.0)
-        ref = a[months][:, mask]
-        return float(np.nanmean(ref)), float(np.nanstd(ref)) or 1.0
-
-
 def _predictor_blocks(ds: xr.Dataset, cfg: SamplesConfig, train, mask) -> list[np.ndarray]:
     """Each predictor normalised on the training months and stacked with its lags."""
     fields = [(n, "none") for n in cfg.predictors] + [(n, "trailing") for n in cfg.memory]
@@ -195,7 +98,7 @@ def _predictor_blocks(ds: xr.Dataset, cfg: SamplesConfig, train, mask) -> list[n
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 a = exponential_memory(a - np.nanmean(a[train], axis=0), float(memory))
-        mu, sd = _normaliser(a, train, mask, cfg.normalize == "cell")
+        mu, sd = standardiser(a, train, mask, cfg.normalize == "cell")
         a = np.where(mask[None] & np.isfinite(a), (a - mu) / sd, 0.0)
         blocks.append(stack_lags(a, cfg.lags))
     return blocks
@@ -238,7 +141,7 @@ def build_samples(ds: xr.Dataset, cfg: SamplesConfig) -> FusionSamples:
         slope, intercept = _cell_trend(mismatch, train, mask)
         k = np.arange(len(times), dtype=float)[:, None, None]
         mismatch = mismatch - (intercept[None] + slope[None] * k)
-    t_mean, t_std = _normaliser(mismatch, train, mask, cfg.normalize == "cell")
+    t_mean, t_std = standardiser(mismatch, train, mask, cfg.normalize == "cell")
     y = (mismatch - t_mean) / t_std
     x = np.concatenate(_predictor_blocks(ds, cfg, train, mask), axis=1).astype(np.float32)
     with warnings.catch_warnings():  # all-NaN (ocean) cells give NaN, then 0

@@ -1,0 +1,101 @@
+"""The life of a run, the same for every method family.
+
+``run_recipe(recipe, out)``: the family checks the recipe (before anything exists), the run
+folder is prepared (:mod:`gracefuse.runfolder`), then ``config.toml`` (the resolved recipe),
+the family's prepare → fit/predict → outputs, and the runner writes ``metrics.csv``
+(``model,variable,split,scale,metric,value``), ``comparison.csv``, the family's netCDF
+outputs, its figures and ``report.html``, and ``run_info.json``; ``run.log`` records it all.
+Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gracefuse import __version__
+from gracefuse.config import RecipeBase, dump_recipe
+from gracefuse.io import write_netcdf, write_text
+from gracefuse.methods import METRIC_COLUMNS, get_method
+from gracefuse.runfolder import prepare_run_folder
+from gracefuse.training import choose_device
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def run_log(folder: Path) -> Iterator[None]:
+    """Send gracefuse's log (INFO and up) to ``folder/run.log`` while the block runs."""
+    handler = logging.FileHandler(folder / "run.log", mode="a")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("gracefuse")
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+
+
+def _add_run_info(recipe: RecipeBase, info: dict) -> None:
+    """Put the facts of every run first in ``info`` (in place: the family's result holds
+    the same dict)."""
+    merged = {
+        "recipe": recipe.name,
+        "method": recipe.method,
+        "gracefuse": __version__,
+        "torch": torch.__version__,
+        "device": str(choose_device(recipe.train.device)),
+        **info,
+    }
+    info.clear()
+    info.update(merged)
+
+
+def run_recipe(
+    recipe: RecipeBase,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    figures: bool = True,
+    overwrite: bool = False,
+) -> Any:
+    """Run any recipe end to end and write its run folder; returns the family's result.
+
+    The recipe and its files are checked before the folder is created; a folder that holds
+    the run of another recipe is refused unless ``overwrite`` (then its checkpoints go).
+    """
+    method = get_method(recipe.method)
+    method.check(recipe)
+    text = dump_recipe(recipe)
+    folder = prepare_run_folder(out_dir, text, overwrite)
+    t0 = time.perf_counter()
+    with run_log(folder):
+        log.info("%s run of recipe %s", recipe.method, recipe.name)
+        write_text(folder / "config.toml", text)
+        prepared = method.prepare(recipe)
+        fitted = method.fit_predict(recipe, prepared, folder, progress)
+        output = method.outputs(recipe, prepared, fitted)
+        _add_run_info(recipe, output.info)
+        table = output.table[METRIC_COLUMNS]
+        write_text(folder / "metrics.csv", table.to_csv(index=False, float_format="%.6g"))
+        csv = output.comparison.to_csv(index=False, float_format="%.6g")
+        write_text(folder / "comparison.csv", csv)
+        for name, ds in output.files.items():
+            write_netcdf(ds, folder / name)
+        if figures:
+            method.report(folder, output)
+        output.info["seconds"] = round(time.perf_counter() - t0, 1)
+        write_text(folder / "run_info.json", json.dumps(output.info, indent=2))
+        log.info("run finished in %.1f s", output.info["seconds"])
+    return output.result

@@ -1,0 +1,102 @@
+"""Every built-in twin recipe runs end to end, shrunk (neuralhydrology's test_config_runs):
+a small twin, one epoch, narrow networks. Checks the run folder the runner writes for every
+family, and that recipes refuse what belongs to another family."""
+
+import json
+import tomllib
+
+import pandas as pd
+import pytest
+
+from gracefuse.cli import main
+from gracefuse.errors import ConfigError
+from gracefuse.evaluate.table import METRIC_COLUMNS
+from gracefuse.methods import METHODS
+from gracefuse.recipes import builtin_recipes, load_recipe, parse_recipe
+from gracefuse.runner import run_recipe
+
+TWIN_RECIPES = [
+    name for name, path in sorted(builtin_recipes().items())
+    if tomllib.loads(path.read_text())["data"]["kind"] == "twin"
+]  # fmt: skip
+
+
+def shrunk(name: str):
+    """The recipe on a small twin (32×32; 16×16 from 2000 for reconstruction) with one epoch per model and narrow networks."""
+    raw = load_recipe(name).model_dump(mode="json")
+    raw["data"] |= {"size": 32}
+    if raw["method"] == "reconstruction":
+        raw["data"] |= {"size": 16, "start": "2000-01"}
+        raw["reconstruction"] |= {"sequence": 6}
+    raw["train"] |= {"epochs": 1, "mc_samples": 0}
+    for m in raw["models"]:
+        m |= {"epochs": 1, "ensemble": 1}
+        if m["name"] not in ("vgg16", "vgg16_scratch", "vgg16_unet", "dcae"):
+            m["base_filters"] = 8
+    return parse_recipe(raw, name)
+
+
+def test_there_is_a_twin_recipe_for_every_method():
+    methods = {load_recipe(n).method for n in TWIN_RECIPES}
+    assert methods == set(METHODS)
+
+
+@pytest.mark.parametrize("name", TWIN_RECIPES)
+def test_every_builtin_twin_recipe_runs_end_to_end(name, tmp_path):
+    recipe = shrunk(name)
+    out = tmp_path / name
+    run_recipe(recipe, out, progress=False)
+    for f in ("config.toml", "run.log", "run_info.json", "metrics.csv", "comparison.csv",
+              "report.html", *METHODS[recipe.method].products):  # fmt: skip
+        assert (out / f).is_file(), f
+    metrics = pd.read_csv(out / "metrics.csv", keep_default_na=False)
+    assert list(metrics.columns) == METRIC_COLUMNS
+    scored = metrics[metrics.scale != "model"]
+    assert set(scored.variable) == {"twsa"} and len(scored) > 20
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["method"] == recipe.method and info["recipe"] == recipe.name
+    assert load_recipe(out / "config.toml") == recipe  # the resolved recipe reloads as run
+    assert not list(out.rglob(".*.part"))
+
+
+@pytest.mark.parametrize(
+    ("method", "section", "stray"),
+    [("fusion", "reconstruction", "reconstruction"), ("reconstruction", "samples", "samples")],
+)
+def test_a_section_of_another_family_is_refused_by_name(method, section, stray):
+    raw = {"method": method, "models": [{"name": "seunet" if method != "fusion" else "unet"}]}
+    raw[section] = {}
+    with pytest.raises(ConfigError, match=rf"{stray}: unknown key"):
+        parse_recipe(raw, "recipe")
+
+
+def test_a_model_or_method_of_another_family_is_refused():
+    with pytest.raises(ConfigError, match="'convlstm' is a reconstruction model"):
+        parse_recipe({"method": "fusion", "models": [{"name": "convlstm"}]}, "recipe")
+    with pytest.raises(ConfigError, match="method: 'hybrid' is not a method"):
+        parse_recipe({"method": "hybrid", "models": [{"name": "unet"}]}, "recipe")
+    with pytest.raises(ConfigError, match="data: .*'grace_only'.*'twin', 'files'"):
+        parse_recipe({"data": {"kind": "grace_only", "grace": "g.nc"},
+                      "models": [{"name": "unet"}]}, "recipe")  # fmt: skip
+
+
+def test_the_shared_data_folder_is_found_or_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GRACEFUSE_SHARED_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)  # no shared/data beside it or above it
+    assert main(["fill", "yu2021_india_grace_only", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "--data DIR" in err and "GRACEFUSE_SHARED_DATA" in err and "$" not in err.split(":")[0]
+    data = tmp_path / "mine"
+    recipe = load_recipe("yu2021_india_grace_only", data_dir=data)
+    assert recipe.data.grace.startswith(str(data))
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "shared")  # found in a parent: ../shared/data
+    found = load_recipe("yu2021_india_grace_only")
+    assert found.data.grace.startswith(str(tmp_path / "shared" / "data"))
+
+
+def test_methods_lists_every_family_and_its_recipes(capsys):
+    assert main(["methods"]) == 0
+    text = capsys.readouterr().out
+    for name in (*METHODS, "sun2019_twin", "yu2021_twin"):
+        assert name in text
