@@ -22,9 +22,9 @@ TWIN_RECIPES = [
 
 
 def shrunk(name: str):
-    """The recipe on a small twin (32×32; 16×16 from 2000 for reconstruction) with one epoch per model and narrow networks."""
+    """The recipe on a small twin (32×32 from 1996; 16×16 from 2000 for reconstruction) with one epoch per model and narrow networks."""
     raw = load_recipe(name).model_dump(mode="json")
-    raw["data"] |= {"size": 32}
+    raw["data"] |= {"size": 32, "start": "1996-01"}
     if raw["method"] == "reconstruction":
         raw["data"] |= {"size": 16, "start": "2000-01"}
         raw["reconstruction"] |= {"sequence": 6}

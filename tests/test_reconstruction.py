@@ -21,7 +21,7 @@ from gracefuse.methods.reconstruction.baselines import baseline_predictions
 from gracefuse.methods.reconstruction.convlstm import bidirectional_fill, convlstm_predict
 from gracefuse.methods.reconstruction.image import _augment
 from gracefuse.methods.reconstruction.intervals import fill_intervals
-from gracefuse.methods.reconstruction.method import load_recon_data
+from gracefuse.methods.reconstruction.method import load_reconstruction_data
 from gracefuse.methods.reconstruction.predictors import lsm_predictors
 from gracefuse.runner import run_recipe
 
@@ -210,7 +210,7 @@ from gracefuse.recipes import load_recipe  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def recon(tmp_path_factory):
+def reconstruction_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("fill")
     recipe = ReconstructionRecipe(
         name="tiny_fill",
@@ -230,8 +230,8 @@ def recon(tmp_path_factory):
     return out, run_recipe(recipe, out, progress=False)
 
 
-def test_fill_run_writes_everything(recon):
-    out, res = recon
+def test_fill_run_writes_everything(reconstruction_run):
+    out, res = reconstruction_run
     for name in (
         "config.toml",
         "metrics.csv",
@@ -266,8 +266,8 @@ def test_fill_run_writes_everything(recon):
     assert "does" in (out / "report.html").read_text()
 
 
-def test_filled_series_keeps_observed_months_and_flags_the_rest(recon):
-    out, res = recon
+def test_filled_series_keeps_observed_months_and_flags_the_rest(reconstruction_run):
+    out, res = reconstruction_run
     f = xr.open_dataset(out / "filled.nc")
     twin_grace = res.data.grid["twsa_grace"].sel(lat=f.lat, lon=f.lon)
     observed = twin_grace.notnull()
@@ -288,11 +288,11 @@ def test_filled_series_keeps_observed_months_and_flags_the_rest(recon):
     assert f.attrs["fill_model"] in set(f.model.values)
 
 
-def test_hindcast_is_filled_by_the_best_lsm_driven_model(recon):
+def test_hindcast_is_filled_by_the_best_lsm_driven_model(reconstruction_run):
     """With ``hindcast_model = "best_lsm"`` months before GRACE's training span come from
     the LSM-driven model with the lowest RMSE on the validation block; months inside the
     span from the fill model."""
-    out, res = recon
+    out, res = reconstruction_run
     f = xr.open_dataset(out / "filled.nc")
     hind = f.attrs["hindcast_model"]
     assert hind == res.hindcast_model and hind != "convlstm" and hind in set(f.model.values)
@@ -386,7 +386,7 @@ def test_file_recipe_reaches_back_to_the_first_lsm_month(tmp_path):
         ),
         models=[ModelConfig(name="seunet")],
     )
-    grid = load_recon_data(recipe).grid
+    grid = load_reconstruction_data(recipe).grid
     assert pd.Timestamp(grid.time.values[0]) == pd.Timestamp("1999-01-01")
     land = grid.land_mask
     before = grid.twsa_grace.sel(time=slice("1999-01", "2002-03"))
@@ -466,7 +466,7 @@ def test_no_truth_reaches_the_reconstruction_inputs(monkeypatch):
     loaded = []
     for world in (twin, perturbed):
         monkeypatch.setattr(inputs_module, "make_twin", lambda w=world, **kw: w)
-        loaded.append(load_recon_data(recipe))
+        loaded.append(load_reconstruction_data(recipe))
     a, b = loaded
     assert set(a.grid.data_vars) == set(b.grid.data_vars)
     for name in a.grid.data_vars:

@@ -2,6 +2,11 @@
 from the LSM (SE-U-Net, Pix2Pix, DCAE) or from GRACE alone (ConvLSTM), beside baselines."""
 
 from gracefuse.methods.reconstruction.config import ReconstructionConfig, ReconstructionRecipe
-from gracefuse.methods.reconstruction.method import ReconResult, ReconstructionMethod
+from gracefuse.methods.reconstruction.method import ReconstructionMethod, ReconstructionResult
 
-__all__ = ["ReconResult", "ReconstructionConfig", "ReconstructionMethod", "ReconstructionRecipe"]
+__all__ = [
+    "ReconstructionResult",
+    "ReconstructionConfig",
+    "ReconstructionMethod",
+    "ReconstructionRecipe",
+]

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class ReconData:
+class ReconstructionData:
     """GRACE (and the LSM with its forcing) on one grid padded for the CNNs; the twin's
     GRACE-like truth as ``reference`` (scores hindcasts, never an input)."""
 
@@ -54,7 +54,7 @@ class ReconData:
 
 
 @dataclass
-class ReconResult:
+class ReconstructionResult:
     predictions: dict[str, np.ndarray]  # model -> (time, H, W) mm, scored
     forecasts: dict[str, np.ndarray]  # model -> one-month-ahead forecasts (forecast_1m)
     parameters: dict[str, int]
@@ -63,11 +63,11 @@ class ReconResult:
     comparison: pd.DataFrame
     fill_model: str
     filled: xr.Dataset
-    data: ReconData
+    data: ReconstructionData
     hindcast_model: str = ""
 
 
-def check_recon_recipe(recipe) -> None:
+def check_reconstruction_recipe(recipe) -> None:
     """Fail fast, before a run folder exists or data loads, on settings that cannot work."""
     check_sources(recipe.data)
     rc, names = recipe.reconstruction, [m.name for m in recipe.models]
@@ -90,7 +90,7 @@ def check_recon_recipe(recipe) -> None:
             )
 
 
-def load_recon_data(recipe, multiple: int = 16) -> ReconData:
+def load_reconstruction_data(recipe, multiple: int = 16) -> ReconstructionData:
     """The inputs of a reconstruction recipe (:func:`load_inputs`), padded for the CNNs."""
     inputs = load_inputs(recipe.data, "grace")
     ds = inputs.observed
@@ -100,10 +100,12 @@ def load_recon_data(recipe, multiple: int = 16) -> ReconData:
     if inputs.reference is not None and "twsa_grace_clean" in inputs.reference:
         ref = pad_to_multiple(inputs.reference["twsa_grace_clean"], multiple)
         reference = ref.where(padded["land_mask"]).values
-    return ReconData(padded, reference, ds[["land_mask"]], inputs.source)
+    return ReconstructionData(padded, reference, ds[["land_mask"]], inputs.source)
 
 
-def _train_models(recipe, data: ReconData, splits: Splits, g_scaler: Scaler, out, progress):
+def _train_models(
+    recipe, data: ReconstructionData, splits: Splits, g_scaler: Scaler, out, progress
+):
     """Every recipe model: scored predictions, forecasts and the production fill (mm)."""
     grid, rc = data.grid, recipe.reconstruction
     mask = grid["land_mask"].values[None]
@@ -249,7 +251,7 @@ def _model_rows(info: dict) -> list[dict]:
 class Prepared:
     """The inputs of a reconstruction run on the padded grid, and its roles."""
 
-    data: ReconData
+    data: ReconstructionData
     grace: np.ndarray
     lsm: np.ndarray | None
     times: pd.DatetimeIndex
@@ -277,7 +279,7 @@ def _choose_and_bound(recipe, prepared: Prepared, fitted, rows):
     return predictions, forecasts, models, intervals
 
 
-def console_summary(result: ReconResult) -> list:
+def console_summary(result: ReconstructionResult) -> list:
     """Grid-median RMSE of every model on every role, the verdicts and the chosen models."""
     t = result.table
     view = Table(title="grid-median RMSE (mm) by split; lower is better")
@@ -310,10 +312,10 @@ class ReconstructionMethod(Method):
     products = ("filled.nc", "comparison.csv")
 
     def check(self, recipe: ReconstructionRecipe) -> None:
-        check_recon_recipe(recipe)
+        check_reconstruction_recipe(recipe)
 
     def prepare(self, recipe: ReconstructionRecipe) -> Prepared:
-        data = load_recon_data(recipe)
+        data = load_reconstruction_data(recipe)
         grid = data.grid
         grace = grid["twsa_grace"].where(grid["land_mask"]).values
         lsm = grid["twsa_lsm"].where(grid["land_mask"]).values if "twsa_lsm" in grid else None
@@ -339,7 +341,7 @@ class ReconstructionMethod(Method):
         table = long_table(rows + comparison_rows(comparison) + _model_rows(info))
         kept = learned + [m for m in dict.fromkeys(models) if m not in learned]
         filled = _filled(p.data, p.grace, product, models, intervals, p.splits, kept)
-        result = ReconResult(
+        result = ReconstructionResult(
             predictions, forecasts, {k: v["parameters"] for k, v in info.items()},
             p.splits, table, comparison, models[0], filled, p.data, models[1],
         )  # fmt: skip
@@ -359,5 +361,5 @@ class ReconstructionMethod(Method):
     def report(self, folder: Path, output: MethodOutput) -> None:
         write_reconstruction_report(folder, output.result, output.info)
 
-    def console(self, result: ReconResult) -> list:
+    def console(self, result: ReconstructionResult) -> list:
         return console_summary(result)
