@@ -87,6 +87,9 @@ def test_the_shared_data_folder_is_found_or_named(tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert "--data DIR" in err and "GRACEFUSE_SHARED_DATA" in err and "$" not in err.split(":")[0]
     data = tmp_path / "mine"
+    with pytest.raises(ConfigError, match="--data .*mine: not a folder"):
+        load_recipe("yu2021_india_grace_only", data_dir=data)
+    data.mkdir()
     recipe = load_recipe("yu2021_india_grace_only", data_dir=data)
     assert recipe.data.grace.startswith(str(data))
     (tmp_path / "shared" / "data").mkdir(parents=True)

@@ -170,13 +170,17 @@ def methods() -> None:
     for name, path in sorted(builtin_recipes().items()):
         method = tomllib.loads(path.read_text(encoding="utf-8")).get("method", "fusion")
         recipes.setdefault(method, []).append(name)
-    view = Table(title="gracefuse methods (gracefuse run RECIPE)")
-    for col in ("method", "what it does", "source", "models", "built-in recipes"):
-        view.add_column(col)
     for name, m in METHODS.items():
-        models = [n for n, spec in REGISTRY.items() if name in spec.methods]
-        view.add_row(name, m.summary, m.source, ", ".join(models), ", ".join(recipes.get(name, [])))
-    out.print(view)
+        models = [
+            n if spec.source != "ours" else f"{n} (ours)"
+            for n, spec in REGISTRY.items() if name in spec.methods
+        ]  # fmt: skip
+        out.print(f"[bold]{name}[/bold]: {m.summary} ({m.source})", soft_wrap=True)
+        out.print(f"  models: {', '.join(models)}", soft_wrap=True)
+        out.print(f"  recipes: {', '.join(recipes.get(name, [])) or '–'}", soft_wrap=True)
+    out.print(
+        "(ours): not in the source paper's form. Run one with: gracefuse run RECIPE --out DIR"
+    )
 
 
 @app.command()

@@ -146,6 +146,7 @@ def reconstruction_splits(
     Examples
     --------
     >>> t = pd.date_range("2002-04-01", periods=120, freq="MS")
+    >>> from gracefuse.methods.reconstruction.config import ReconstructionConfig
     >>> cfg = ReconstructionConfig(test_first=5, test_last=5, hidden_single=3,
     ...                            hidden_block_start="2006-01", hidden_block_length=11,
     ...                            validation_block_start="2008-01", forecast_months=12)

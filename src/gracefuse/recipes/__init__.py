@@ -60,6 +60,8 @@ def _resolver(root: Path, data_dir: str | os.PathLike | None):
         for token in PLACEHOLDERS:
             if token in s:
                 shared, looked = find_shared_data(data_dir)
+                if data_dir is not None and not Path(data_dir).is_dir():
+                    raise ConfigError(f"--data {data_dir}: not a folder (data.{key} needs it)")
                 if shared is None or not shared.is_dir():
                     where = ", ".join(str(p) for p in looked[:3])
                     raise ConfigError(
