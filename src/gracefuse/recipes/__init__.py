@@ -98,6 +98,14 @@ def parse_recipe(raw: dict, context: str) -> RecipeBase:
             f"{context}: method: {raw['method']!r} is not a method; choose one of "
             f"{', '.join(METHODS)}"
         )
+    own = METHODS[raw["method"]].recipe_type.model_fields
+    for key in raw:
+        others = [n for n, m in METHODS.items() if key in m.recipe_type.model_fields]
+        if key not in own and others:
+            raise ConfigError(
+                f"{context}: {key}: a section of {' and '.join(others)} recipes, not of "
+                f"{raw['method']} ones (method = {raw['method']!r})"
+            )
     try:
         return recipe_adapter().validate_python(raw)
     except ValidationError as exc:  # drop the union's tag from each location
@@ -129,5 +137,7 @@ def load_recipe(
         raise ConfigError(f"{p}: not a text file ({exc.reason})") from exc
     recipe = parse_recipe(raw, f"{p}: invalid recipe")
     if method is not None and recipe.method != method:
-        raise ConfigError(f"{p}: a {recipe.method} recipe, not {method}")
+        raise ConfigError(
+            f"{p}: a {recipe.method} recipe, not a {method} one; run it with `gracefuse run`"
+        )
     return _resolve_paths(recipe, Path(base_dir) if base_dir else p.parent, data_dir)
