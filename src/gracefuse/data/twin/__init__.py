@@ -17,7 +17,8 @@ The modules follow the pipeline of the twin:
 - :mod:`~gracefuse.data.twin.calibrate` solves those errors per world so that the raw
   LSM against GRACE reproduces Sun et al.'s Table 1, row 1;
 - :mod:`~gracefuse.data.twin.grace` GRACE: smoothed truth + correlated noise, real gaps;
-- :mod:`~gracefuse.data.twin.fine` the 4× fine groundwater grid and wells;
+- :mod:`~gracefuse.data.twin.fine` the 4× fine groundwater grid;
+- :mod:`~gracefuse.data.twin.wells` wells sampling its groundwater;
 - :mod:`~gracefuse.data.twin.build` and :mod:`~gracefuse.data.twin.dataset` assemble it.
 
 Same seed, same world: every random field is defined in continuous coordinates and every
@@ -29,9 +30,10 @@ from gracefuse.data.twin.build import make_twin, render, solve_lsm_errors
 from gracefuse.data.twin.calibrate import SUN2019_TABLE1, calibrate_lsm, split_skill
 from gracefuse.data.twin.config import SIM_START, TwinConfig
 from gracefuse.data.twin.dataset import OBSERVABLE, TRUTH, calibration_table
-from gracefuse.data.twin.fine import make_fine_grid, make_wells
+from gracefuse.data.twin.fine import make_fine_grid
 from gracefuse.data.twin.grace import grace_available
 from gracefuse.data.twin.lsm import LSMErrors
+from gracefuse.data.twin.wells import make_wells
 
 __all__ = [
     "OBSERVABLE",
