@@ -15,6 +15,7 @@ from gracefuse.training import (
     GaussianNLL,
     MaskedL1,
     MaskedMSE,
+    TaskUncertaintyLoss,
     TotalVariation,
     fit,
 )
@@ -147,3 +148,47 @@ def test_memory_mapped_samples_train_like_samples_in_memory(tmp_path):
     a, b = run(data), run(mapped)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(va, vb), k
+
+
+class _TwoTargets(torch.nn.Module):
+    """A linear model with two outputs (the batch-dict contract, several targets)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)
+
+    def forward(self, batch):
+        return {"a": self.a(batch["x"])[:, 0], "b": self.b(batch["x"])[:, 0]}
+
+
+def _two_task_run(folder=None, stop_after=None, epochs=60):
+    g = np.random.default_rng(0)
+    x = g.normal(size=(200, 3)).astype(np.float32)
+    ya = (x @ [1.0, -2.0, 0.5] + g.normal(0, 3.0, 200)).astype(np.float32)  # noisy task
+    yb = (x @ [0.5, 1.0, -1.0] + g.normal(0, 0.3, 200)).astype(np.float32)  # clean task
+    tasks = {k: (lambda o, b, k=k: ((o[k] - b[f"y{k}"]) ** 2).mean()) for k in "ab"}
+    torch.manual_seed(0)
+    model, loss = _TwoTargets(), TaskUncertaintyLoss(tasks, lr=0.05)
+    cfg = TrainConfig(epochs=epochs, lr=0.05, batch_size=20, patience=500, mc_samples=0)
+    res = fit(model, ArrayDataset(x=x, ya=ya, yb=yb), np.arange(160), np.arange(160, 200),
+              loss, cfg, folder, progress=False, stop_after=stop_after)  # fmt: skip
+    return model, loss, res
+
+
+def test_task_uncertainty_weights_learn_each_tasks_noise():
+    """Kendall et al. (2018): at the optimum exp(s_i) is the task's loss, so the clean task
+    (noise σ 0.3) ends up weighed about (3 / 0.3)² = 100 times the noisy one (σ 3)."""
+    _, loss, res = _two_task_run()
+    w = loss.weights()
+    assert 30 < w["b"] / w["a"] < 300
+    assert {"a", "b", "weight_a", "weight_b"} <= set(res.history[-1]["parts"])
+    assert np.exp(float(loss.log_vars.detach()[0])) == pytest.approx(9.0, rel=0.35)  # σ_a² ≈ 9
+
+
+def test_learned_task_weights_resume_exactly(tmp_path):
+    model, loss, _ = _two_task_run(tmp_path / "a", epochs=6)
+    _two_task_run(tmp_path / "b", stop_after=2, epochs=6)
+    model2, loss2, res = _two_task_run(tmp_path / "b", epochs=6)
+    assert res.resumed_from == 1
+    assert torch.equal(loss.log_vars, loss2.log_vars)
+    assert torch.equal(model.a.weight, model2.a.weight)

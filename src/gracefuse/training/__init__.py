@@ -2,7 +2,13 @@
 
 from gracefuse.training.checkpoint import fingerprint, load_checkpoint
 from gracefuse.training.loop import FitResult, choose_device, evaluate_loss, fit, seed_everything
-from gracefuse.training.losses import GaussianNLL, MaskedL1, MaskedMSE, MismatchLoss
+from gracefuse.training.losses import (
+    GaussianNLL,
+    MaskedL1,
+    MaskedMSE,
+    MismatchLoss,
+    TaskUncertaintyLoss,
+)
 from gracefuse.training.predict import predict, predict_outputs
 from gracefuse.training.terms import AdversarialTerm, Term, TotalVariation
 
@@ -13,6 +19,7 @@ __all__ = [
     "MaskedL1",
     "MaskedMSE",
     "MismatchLoss",
+    "TaskUncertaintyLoss",
     "Term",
     "TotalVariation",
     "choose_device",

@@ -73,6 +73,7 @@ class LoopState:
     start_epoch: int = 0
     resumed_from: int | None = None
     stopped_early: bool = False
+    loss: nn.Module | None = None  # a loss with learned parameters (task weights)
 
     @property
     def judged(self) -> nn.Module:
@@ -105,6 +106,7 @@ class LoopState:
             "optimizer": self.opt.state_dict(),
             "ema": None if self.ema is None else self.ema.state_dict(),
             "terms": {t.name: t.state_dict() for t in self.terms},
+            "loss": None if self.loss is None else self.loss.state_dict(),
             "best_state": self.best_state,
             "best_epoch": self.best_epoch,
             "best_loss": self.best_loss,
@@ -131,6 +133,8 @@ class LoopState:
         self.opt.load_state_dict(state["optimizer"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
+        if self.loss is not None and state.get("loss") is not None:
+            self.loss.load_state_dict(state["loss"])
         for term in self.terms:
             if term.name in state.get("terms", {}):
                 term.load_state_dict(state["terms"][term.name])

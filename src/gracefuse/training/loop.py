@@ -102,13 +102,23 @@ def _device(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+def loss_parameters(loss) -> list[nn.Parameter]:
+    """The trainable parameters of a loss (task-uncertainty weights), if it has any."""
+    return [p for p in loss.parameters() if p.requires_grad] if isinstance(loss, nn.Module) else []
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig, loss=None) -> torch.optim.Optimizer:
+    """The model's parameters, and a loss's own (learned task weights) in a group of their
+    own: the loss's ``lr`` (default: the model's) and no weight decay."""
+    groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    if loss_parameters(loss):
+        lr = getattr(loss, "lr", None) or cfg.lr
+        groups.append({"params": loss_parameters(loss), "lr": lr, "weight_decay": 0.0})
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
         )
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -175,16 +185,19 @@ def _progress(progress: bool) -> Progress:
     return Progress(*columns, disable=not progress, transient=False)
 
 
-def _start(model, data, train_idx, val_idx, cfg, n_epochs, terms) -> LoopState:
+def _start(model, data, train_idx, val_idx, cfg, n_epochs, terms, loss) -> LoopState:
     """The loop's state before any epoch: optimiser, EMA copy, fingerprint."""
     digest = data.digest() if hasattr(data, "digest") else type(data).__name__
     splits = data_digest(np.asarray(train_idx), np.asarray(val_idx))
     extra = {"epochs": n_epochs, "data": digest, "splits": splits,
-             "terms": [(type(t).__name__, t.weight) for t in terms]}  # fmt: skip
+             "terms": [(type(t).__name__, t.weight) for t in terms],
+             "loss": type(loss).__name__}  # fmt: skip
     ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
     fp = fingerprint(model, cfg, extra)
-    opt = _optimizer(model, cfg)
-    return LoopState(model, opt, ema, list(terms), fp, copy.deepcopy(model.state_dict()))
+    opt = _optimizer(model, cfg, loss)
+    state = LoopState(model, opt, ema, list(terms), fp, copy.deepcopy(model.state_dict()))
+    state.loss = loss if loss_parameters(loss) else None
+    return state
 
 
 def fit(
@@ -215,7 +228,9 @@ def fit(
     train_idx, val_idx
         Samples to train on and to early-stop on (the training loss is used if empty).
     loss
-        ``loss(outputs, batch) → (total, parts)`` (:mod:`gracefuse.training.losses`).
+        ``loss(outputs, batch) → (total, parts)`` (:mod:`gracefuse.training.losses`). A
+        loss with parameters (:class:`~gracefuse.training.losses.TaskUncertaintyLoss`)
+        trains them in its own optimiser group and checkpoints them.
     checkpoint_dir
         Where ``last.pt`` (every epoch) and ``best.pt`` live; an existing ``last.pt`` of the
         same run (same fingerprint: architecture, settings, package version, data digest,
@@ -228,7 +243,7 @@ def fit(
     n_epochs = cfg.epochs if epochs is None else epochs
     if n_epochs < 1:
         raise ValueError(f"{label}: epochs must be at least 1, got {n_epochs}")
-    state = _start(model, data, train_idx, val_idx, cfg, n_epochs, terms)
+    state = _start(model, data, train_idx, val_idx, cfg, n_epochs, terms, loss)
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
     if ckpt is not None:
         ckpt.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 Parts = dict[str, torch.Tensor]
 
@@ -109,3 +110,51 @@ class GaussianNLL:
         nll = 0.5 * (torch.log(2 * math.pi * var) + (t - mean) ** 2 / var)
         value = nll[valid].mean()
         return value, {"nll": value}
+
+
+class TaskUncertaintyLoss(nn.Module):
+    """Several targets weighed by learned task uncertainty (Kendall et al. 2018), as the
+    hybrid model of Kraft et al. (2020) does.
+
+    With ``s_i = log σ_i²`` learned per task, ``total = Σ 0.5·exp(−s_i)·L_i + 0.5·s_i``: a
+    task whose loss stays large gets a small weight, and the ``0.5·s_i`` term stops every
+    weight from vanishing. A task without an observed value in the batch (loss NaN) is left
+    out of that batch. The ``s_i`` train in their own optimiser group at ``lr``.
+
+    Parameters
+    ----------
+    tasks
+        ``name → loss(outputs, batch) → tensor`` per task (e.g. the RMSE of ``tws``).
+    lr
+        Learning rate of the task weights (``None``: the model's).
+
+    Examples
+    --------
+    >>> tasks = {"a": lambda o, b: torch.tensor(4.0), "b": lambda o, b: torch.tensor(1.0)}
+    >>> total, parts = TaskUncertaintyLoss(tasks)({}, {})
+    >>> float(total.detach()), sorted(parts)
+    (2.5, ['a', 'b', 'weight_a', 'weight_b'])
+    """
+
+    def __init__(self, tasks: dict, lr: float | None = None) -> None:
+        super().__init__()
+        self.tasks = dict(tasks)
+        self.lr = lr
+        self.log_vars = nn.Parameter(torch.zeros(len(self.tasks)))
+
+    def weights(self) -> dict[str, float]:
+        """The current weight ``0.5·exp(−s_i)`` of each task."""
+        w = 0.5 * torch.exp(-self.log_vars.detach())
+        return {name: float(w[i]) for i, name in enumerate(self.tasks)}
+
+    def forward(self, outputs: Parts, batch: Parts) -> tuple[torch.Tensor, Parts]:
+        total, parts = self.log_vars.sum() * 0.0, {}
+        for i, (name, task) in enumerate(self.tasks.items()):
+            value = task(outputs, batch)
+            if not bool(torch.isfinite(value)):
+                continue
+            s = self.log_vars[i]
+            total = total + 0.5 * torch.exp(-s) * value + 0.5 * s
+            parts[name] = value
+            parts[f"weight_{name}"] = (0.5 * torch.exp(-s)).detach()
+        return total, parts
