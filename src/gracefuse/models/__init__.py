@@ -23,14 +23,6 @@ from gracefuse.models.unet import UNet
 from gracefuse.models.vgg import VGG16Dense, VGG16UNet, find_vgg16_weights
 
 
-def paper_forms(method: str | None = None) -> tuple[str, ...]:
-    """Registered architectures in a paper's published form (of ``method``'s family)."""
-    return tuple(
-        n for n, s in REGISTRY.items()
-        if s.source != "ours" and (method is None or method in s.methods)
-    )  # fmt: skip
-
-
 def resolve_name(name: str, pretrained: str | None = None) -> str:
     """The name a model runs under: ``vgg16`` without local ImageNet weights is
     ``vgg16_scratch`` (the paper's architecture trained from random weights).
@@ -61,6 +53,5 @@ __all__ = [
     "build_model",
     "count_parameters",
     "get_spec",
-    "paper_forms",
     "resolve_name",
 ]

@@ -1,5 +1,8 @@
-"""Figures and self-contained HTML reports of runs (one module per method family)."""
+"""Shared parts of every run's report: figures, the self-contained HTML page built from
+sections, and the comparison with the best baseline. Each family's own sections live in
+its folder (``methods/<family>/report.py``)."""
 
-from gracefuse.report.fusion import table1, write_fusion_report
+from gracefuse.report.comparison import comparison_section
+from gracefuse.report.htmlpage import figure_html, page, table_html
 
-__all__ = ["table1", "write_fusion_report"]
+__all__ = ["comparison_section", "figure_html", "page", "table_html"]

@@ -61,7 +61,8 @@ def table_html(df: pd.DataFrame, float_format: str = "{:.3f}") -> str:
         key = idx if isinstance(idx, tuple) else (idx,)
         cells = "".join(f'<td class="l">{html.escape(str(k))}</td>' for k in key)
         for v, fmt in zip(row, formats, strict=True):
-            number = isinstance(v, float | np.floating) and np.isfinite(v)
+            number = isinstance(v, float | int | np.number) and not isinstance(v, bool)
+            number = number and bool(np.isfinite(v))
             cells += f"<td>{fmt.format(v) if number else html.escape(str(v))}</td>"
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

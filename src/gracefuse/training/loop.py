@@ -97,7 +97,8 @@ def to_device(batch: Batch, device: torch.device) -> Batch:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def _device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's parameters (CPU for a model without any)."""
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
 
@@ -135,7 +136,7 @@ def evaluate_loss(model: nn.Module, data: Dataset, idx: np.ndarray, loss: Loss, 
     if len(idx) == 0:
         return float("nan")
     model.eval()
-    device = _device(model)
+    device = model_device(model)
     total, n = 0.0, 0
     with torch.no_grad():
         for batch in loader(data, chunks(np.asarray(idx), bs)):
@@ -151,7 +152,7 @@ def _train_epoch(state: LoopState, data, train_idx, loss: Loss, cfg: TrainConfig
     torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout draws of this epoch
     gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
     order = train_idx[torch.randperm(len(train_idx), generator=gen).numpy()]
-    model, device = state.model, _device(state.model)
+    model, device = state.model, model_device(state.model)
     model.train()
     totals, parts_sum = [], {}
     for batch in loader(data, chunks(order, cfg.batch_size)):
@@ -195,9 +196,10 @@ def _start(model, data, train_idx, val_idx, cfg, n_epochs, terms, loss) -> LoopS
     ema = copy.deepcopy(model) if cfg.ema_decay > 0 else None
     fp = fingerprint(model, cfg, extra)
     opt = _optimizer(model, cfg, loss)
-    state = LoopState(model, opt, ema, list(terms), fp, copy.deepcopy(model.state_dict()))
-    state.loss = loss if loss_parameters(loss) else None
-    return state
+    learned = loss if loss_parameters(loss) else None
+    return LoopState(
+        model, opt, ema, list(terms), fp, copy.deepcopy(model.state_dict()), loss=learned
+    )
 
 
 def fit(
@@ -248,7 +250,7 @@ def fit(
     if ckpt is not None:
         ckpt.mkdir(parents=True, exist_ok=True)
         if (ckpt / "last.pt").exists():
-            state.resume(ckpt / "last.pt", _device(model), n_epochs, label)
+            state.resume(ckpt / "last.pt", model_device(model), n_epochs, label)
     stop_idx = val_idx if len(val_idx) else train_idx
     t0 = time.perf_counter()
     with _progress(progress) as bar:

@@ -35,7 +35,7 @@ def mismatch_loss(
     weight
         ``w``; 1 gives plain MSE, 0 the L1 form of 1 − NSE.
     """
-    return sum(MismatchLoss(cell_mean, weight).parts(pred, target).values())
+    return MismatchLoss(cell_mean, weight)({"y_hat": pred}, {"y": target})[0]
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

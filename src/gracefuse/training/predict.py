@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from gracefuse.training.loop import _device, chunks, loader, to_device
+from gracefuse.training.loop import chunks, loader, model_device, to_device
 
 
 def predict_outputs(model: nn.Module, data: Dataset, batch_size: int = 8) -> dict[str, np.ndarray]:
@@ -27,7 +27,7 @@ def predict_outputs(model: nn.Module, data: Dataset, batch_size: int = 8) -> dic
 
 
 def _pass(model: nn.Module, data: Dataset, batch_size: int) -> dict[str, np.ndarray]:
-    device = _device(model)
+    device = model_device(model)
     parts: dict[str, list[np.ndarray]] = {}
     with torch.no_grad():
         for batch in loader(data, chunks(np.arange(len(data)), batch_size)):

@@ -27,11 +27,11 @@ from gracefuse.methods.fusion.baselines import fusion_baselines
 from gracefuse.methods.fusion.config import FusionRecipe
 from gracefuse.methods.fusion.evaluate import metrics_table, select_model
 from gracefuse.methods.fusion.outputs import predictions_dataset, well_correlations
+from gracefuse.methods.fusion.report import table1, write_fusion_report
 from gracefuse.methods.fusion.samples import FusionSamples, build_samples
 from gracefuse.methods.fusion.train import ModelRun, run_label, train_model
 from gracefuse.methods.registry import register_method
 from gracefuse.models import get_spec
-from gracefuse.report.fusion import table1, write_fusion_report
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +148,8 @@ class FusionMethod(Method):
     products = ("predictions.nc", "comparison.csv")
 
     def check(self, recipe: FusionRecipe) -> None:
-        size = recipe.data.size if isinstance(recipe.data, TwinSource) else None
-        size = size or recipe.samples.image_size
+        twin = isinstance(recipe.data, TwinSource)
+        size = recipe.data.size if twin else recipe.samples.image_size
         for m in recipe.models:
             k = get_spec(m.name).divisor(m.depth)
             if size % k:

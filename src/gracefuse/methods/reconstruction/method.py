@@ -36,8 +36,8 @@ from gracefuse.methods.reconstruction.convlstm import convlstm_all
 from gracefuse.methods.reconstruction.image import train_image_model
 from gracefuse.methods.reconstruction.intervals import FillIntervals, fill_intervals
 from gracefuse.methods.reconstruction.predictors import lsm_predictors
+from gracefuse.methods.reconstruction.report import write_reconstruction_report
 from gracefuse.methods.registry import register_method
-from gracefuse.report.reconstruction import write_reconstruction_report
 
 log = logging.getLogger(__name__)
 
@@ -259,24 +259,24 @@ class Prepared:
     g_scaler: Scaler
 
 
-def _choose_and_bound(recipe, prepared: Prepared, fitted, rows):
-    """Baselines, the fill and hindcast models (validation block), their intervals."""
+def _choose_and_bound(recipe, prepared: Prepared, fitted):
+    """Baselines, skill rows of every model, the fill and hindcast models (validation
+    block) and their intervals."""
     p = prepared
-    pred, ahead, product, info, lsm_x = fitted
+    pred, ahead, _, info, lsm_x = fitted
     base, base_ahead = baseline_predictions(p.grace, p.lsm, lsm_x, p.times, p.splits)
     mask = p.data.grid["land_mask"].values[None]
     predictions = {**({"lsm": p.lsm} if p.lsm is not None else {}), **pred}
     predictions.update({k: np.where(mask, v, np.nan) for k, v in base.items()})
     forecasts = {**ahead, **base_ahead}
-    rows += _skill_table(predictions, forecasts, p.grace, p.data.reference, p.splits, p.data.grid)
+    rows = _skill_table(predictions, forecasts, p.grace, p.data.reference, p.splits, p.data.grid)
     table = long_table(rows + _model_rows(info))
     lsm_driven = [m.name for m in recipe.models if m.name != "convlstm"] + list(LSM_BASELINES)
     models = choose_models(table, predictions, lsm_driven, recipe.reconstruction, p.splits)
-    product.update({k: v for k, v in predictions.items() if k not in product})
     intervals = combined_intervals(
         *(fill_intervals(predictions[m], p.grace, p.splits, p.data.reference) for m in models)
     )
-    return predictions, forecasts, models, intervals
+    return rows, predictions, forecasts, models, intervals
 
 
 def console_summary(result: ReconstructionResult) -> list:
@@ -329,9 +329,9 @@ class ReconstructionMethod(Method):
 
     def outputs(self, recipe, prepared: Prepared, fitted) -> MethodOutput:
         p, info = prepared, fitted[3]
-        learned, product = list(fitted[0]), fitted[2]
-        rows: list[dict] = []
-        predictions, forecasts, models, intervals = _choose_and_bound(recipe, p, fitted, rows)
+        learned = list(fitted[0])
+        rows, predictions, forecasts, models, intervals = _choose_and_bound(recipe, p, fitted)
+        product = {**predictions, **fitted[2]}  # each network's production fill, else scored
         rows += [
             dict(model=models[0] if s.startswith("hidden") else models[1], split=s,
                  scale="grid", metric="coverage95", value=v)

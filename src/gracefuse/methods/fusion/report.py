@@ -147,18 +147,11 @@ def _intro(result) -> str:
 
 
 def models_table(info: dict) -> pd.DataFrame:
-    """Parameter counts and timings, each formatted by kind."""
-    rows = {
-        name: {
-            "parameters": f"{m['parameters']:,}",
-            "trainable": f"{m['trainable']:,}",
-            "epochs": str(m["epochs"]),
-            "best epoch": str(m["best_epoch"]),
-            "seconds": f"{m['seconds']:.1f}",
-            "seconds per epoch": f"{m['seconds_per_epoch']:.2f}",
-        }
-        for name, m in info["models"].items()
-    }
+    """Parameter counts and timings (formatted by kind in :func:`table_html`)."""
+    keys = {"parameters": "parameters", "trainable": "trainable", "epochs": "epochs",
+            "best epoch": "best_epoch", "seconds": "seconds",
+            "seconds per epoch": "seconds_per_epoch"}  # fmt: skip
+    rows = {name: {col: m[k] for col, k in keys.items()} for name, m in info["models"].items()}
     return pd.DataFrame(rows).T
 
 
