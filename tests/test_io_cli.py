@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -78,3 +81,15 @@ def test_cli_subprocess_exit_code(tmp_path):
     )
     assert res.returncode == 2
     assert "x.nc" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["gracefuse.report", "gracefuse.methods", "gracefuse.training", "gracefuse.recipes",
+     "gracefuse.runner", "gracefuse.models", "gracefuse.datasets", "gracefuse.physics"],
+)  # fmt: skip
+def test_every_package_imports_first_in_a_fresh_interpreter(module):
+    """No import cycle: each package can be the first thing a user imports."""
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
