@@ -71,9 +71,6 @@ def test_cli_bad_input_is_one_clear_message(tmp_path, capsys, case):
 
 
 def test_cli_subprocess_exit_code(tmp_path):
-    import subprocess
-    import sys
-
     bad = tmp_path / "x.nc"
     bad.write_text("junk")
     res = subprocess.run(
