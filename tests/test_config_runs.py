@@ -17,21 +17,27 @@ from gracefuse.runner import run_recipe
 
 TWIN_RECIPES = [
     name for name, path in sorted(builtin_recipes().items())
-    if tomllib.loads(path.read_text())["data"]["kind"] == "twin"
+    if tomllib.loads(path.read_text())["data"]["kind"] in ("twin", "hybrid_twin")
 ]  # fmt: skip
 
 
 def shrunk(name: str):
     """The recipe on a small twin (32×32 from 1996; 16×16 from 2000 for reconstruction) with one epoch per model and narrow networks."""
     raw = load_recipe(name).model_dump(mode="json")
-    raw["data"] |= {"size": 32, "start": "1996-01"}
+    if raw["method"] == "hybrid":
+        raw["data"] |= {"size": 8}
+        raw["hybrid"] |= {"hidden": 8, "branch_width": 4, "spinup_years": 1, "spatial_folds": 2,
+                          "block_deg": 12.0, "buffer_deg": 4.0}  # fmt: skip
+    else:
+        raw["data"] |= {"size": 32, "start": "1996-01"}
     if raw["method"] == "reconstruction":
         raw["data"] |= {"size": 16, "start": "2000-01"}
         raw["reconstruction"] |= {"sequence": 6}
     raw["train"] |= {"epochs": 1, "mc_samples": 0}
     for m in raw["models"]:
         m |= {"epochs": 1, "ensemble": 1}
-        if m["name"] not in ("vgg16", "vgg16_scratch", "vgg16_unet", "dcae"):
+        if m["name"] not in ("vgg16", "vgg16_scratch", "vgg16_unet", "dcae", "hybrid", "lstm",
+                             "conceptual"):
             m["base_filters"] = 8
     return parse_recipe(raw, name)
 
@@ -52,7 +58,9 @@ def test_every_builtin_twin_recipe_runs_end_to_end(name, tmp_path):
     metrics = pd.read_csv(out / "metrics.csv", keep_default_na=False)
     assert list(metrics.columns) == METRIC_COLUMNS
     scored = metrics[metrics.scale != "model"]
-    assert set(scored.variable) == {"twsa"} and len(scored) > 20
+    variables = {"twsa", "et", "q", "swe", "gw", "cwd"} if recipe.method == "hybrid" else {"twsa"}
+    assert set(scored.variable) - {"frac_fast", "frac_soil", "frac_gw", "frac_et_soil"} == variables
+    assert len(scored) > 20
     info = json.loads((out / "run_info.json").read_text())
     assert info["method"] == recipe.method and info["recipe"] == recipe.name
     assert load_recipe(out / "config.toml") == recipe  # the resolved recipe reloads as run
@@ -61,7 +69,8 @@ def test_every_builtin_twin_recipe_runs_end_to_end(name, tmp_path):
 
 @pytest.mark.parametrize(
     ("method", "section", "stray"),
-    [("fusion", "reconstruction", "reconstruction"), ("reconstruction", "samples", "samples")],
+    [("fusion", "reconstruction", "reconstruction"), ("reconstruction", "samples", "samples"),
+     ("fusion", "hybrid", "hybrid"), ("hybrid", "samples", "samples")],
 )
 def test_a_section_of_another_family_is_refused_by_name(method, section, stray):
     raw = {"method": method, "models": [{"name": "seunet" if method != "fusion" else "unet"}]}
@@ -73,8 +82,11 @@ def test_a_section_of_another_family_is_refused_by_name(method, section, stray):
 def test_a_model_or_method_of_another_family_is_refused():
     with pytest.raises(ConfigError, match="'convlstm' is a reconstruction model"):
         parse_recipe({"method": "fusion", "models": [{"name": "convlstm"}]}, "recipe")
-    with pytest.raises(ConfigError, match="method: 'hybrid' is not a method"):
-        parse_recipe({"method": "hybrid", "models": [{"name": "unet"}]}, "recipe")
+    with pytest.raises(ConfigError, match="method: 'bogus' is not a method"):
+        parse_recipe({"method": "bogus", "models": [{"name": "unet"}]}, "recipe")
+    with pytest.raises(ConfigError, match="'unet' is a fusion model, not a hybrid one"):
+        parse_recipe({"method": "hybrid", "data": {"kind": "hybrid_twin"},
+                      "models": [{"name": "unet"}]}, "recipe")  # fmt: skip
     with pytest.raises(ConfigError, match="data: .*'grace_only'.*'twin', 'files'"):
         parse_recipe({"data": {"kind": "grace_only", "grace": "g.nc"},
                       "models": [{"name": "unet"}]}, "recipe")  # fmt: skip

@@ -99,6 +99,9 @@ class TrainConfig(_Strict):
         0.0, ge=0, lt=1, description="exponential moving average of weights (0: off)"
     )
     num_threads: int | None = Field(None, ge=1, description="CPU threads (default: torch's)")
+    clip_grad: float | None = Field(
+        None, gt=0, description="clip the gradient norm of the model's parameters (None: off)"
+    )
 
 
 #: names that changed, and what to write instead

@@ -28,7 +28,8 @@ class ModelSpec:
     Attributes
     ----------
     inputs
-        ``"image"`` (``(B, C, H, W)``) or ``"sequence"`` (``(B, T, C, H, W)``).
+        ``"image"`` (``(B, C, H, W)``), ``"sequence"`` (``(B, T, C, H, W)``) or ``"series"``
+        (lumped ``(B, T, F)`` series of the hybrid family).
     heads
         Heads it can carry (``"point"``, ``"gaussian"``).
     methods
@@ -131,6 +132,11 @@ def build_model(
         against its downsampling when given.
     """
     spec = get_spec(name)
+    if spec.inputs == "series":
+        raise ValueError(
+            f"{name} is a sequence model of the {'/'.join(spec.methods)} family; it is built by "
+            "gracefuse.methods.hybrid.train.build_hybrid_model, not from images"
+        )
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
     if head not in spec.heads:

@@ -20,8 +20,8 @@ Per step (all ``(B,)`` tensors, mm per step unless stated):
 - ET ``e`` from the soil (share ``α_e``) and from groundwater (``1 − α_e``);
 - soil: ``c* = c_{t−1} + α_c·w − α_e·e``; overflow ``max(c*, 0)`` runs off,
   ``c_t = min(c*, 0)``;
-- groundwater: ``g* = g_{t−1} + α_g·w − (1 − α_e)·e``; base flow ``k·g*`` (``k`` in (0, 1)),
-  ``g_t = g* − k·g*``;
+- groundwater: ``g* = g_{t−1} + α_g·w − (1 − α_e)·e``; base flow ``k·max(g*, 0)`` (``k`` in
+  (0, 1)), ``g_t = g* − k·max(g*, 0)``;
 - runoff ``q = α_qf·w + overflow + base flow``; storage ``tws = s + c + g``.
 """
 
@@ -76,7 +76,7 @@ def balance_step(states: BalanceStates, p: Tensor, out: dict[str, Tensor]):
     overflow = torch.clamp(soil_star, min=0.0)
     soil = soil_star - overflow
     gw_star = states.groundwater + to_gw - e_gw
-    base = out["baseflow"] * gw_star
+    base = out["baseflow"] * torch.clamp(gw_star, min=0.0)  # no base flow from a deficit
     groundwater = gw_star - base
     fluxes = {
         "liquid_input": liquid, "q_fast": fast, "q_overflow": overflow, "q_base": base,

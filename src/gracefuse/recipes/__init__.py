@@ -77,6 +77,8 @@ def _resolver(root: Path, data_dir: str | os.PathLike | None):
 
 def _resolve_paths(recipe: RecipeBase, root: Path, data_dir) -> RecipeBase:
     d = recipe.data
+    if hasattr(d, "resolved"):  # a family's own source resolves its paths
+        return recipe.model_copy(update={"data": d.resolved(_resolver(root, data_dir))})
     if not isinstance(d, FileSource | GraceOnlySource):
         return recipe
     fix = _resolver(root, data_dir)

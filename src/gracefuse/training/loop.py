@@ -166,6 +166,8 @@ def _train_epoch(state: LoopState, data, train_idx, loss: Loss, cfg: TrainConfig
             total = total + term.weight * value
             parts = {**parts, term.name: value}
         total.backward()
+        if cfg.clip_grad is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
         state.opt.step()
         if state.ema is not None:
             _ema_update(state.ema, model, cfg.ema_decay)

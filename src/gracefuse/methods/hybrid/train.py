@@ -1,0 +1,134 @@
+"""Train the hybrid family's models on one split with the shared loop, and predict monthly
+stores and fluxes for the samples that split scores."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gracefuse.config import ModelConfig, TrainConfig
+from gracefuse.methods.hybrid.config import HybridRecipe
+from gracefuse.methods.hybrid.loss import HybridLoss
+from gracefuse.methods.hybrid.series import HybridData, Standardised, role_dataset, to_months
+from gracefuse.methods.hybrid.splits import Roles
+from gracefuse.models.hybrid import ConceptualModel, HybridLSTM, SeriesLSTM
+from gracefuse.training.loop import FitResult, choose_device, fit, seed_everything, to_device
+
+log = logging.getLogger(__name__)
+
+#: outputs kept as monthly means (stores, fractions); every other output is a monthly sum
+MEAN_OUTPUTS = ("tws", "swe", "cwd", "gw", "frac_fast", "frac_soil", "frac_gw",
+                "frac_et_soil", "baseflow")  # fmt: skip
+#: models that keep the water balance (and the ones that can predict unseen samples)
+PHYSICAL = ("hybrid", "conceptual")
+TRANSFERABLE = ("hybrid", "lstm")
+
+
+@dataclass
+class Trained:
+    """Monthly predictions ``name → (len(samples), M)`` of one model on one split, the
+    mean over ensemble members, and each member's (for the robustness of latent stores)."""
+
+    samples: np.ndarray
+    monthly: dict[str, np.ndarray]
+    members: list[dict[str, np.ndarray]] = field(default_factory=list)
+    fits: list[FitResult] = field(default_factory=list)
+
+
+def build_hybrid_model(name: str, mc: ModelConfig, recipe: HybridRecipe, data: HybridData,
+                       n_x: int, n_s: int) -> torch.nn.Module:  # fmt: skip
+    """The model ``name`` sized for ``data`` (``n_x`` inputs per step, ``n_s`` statics)."""
+    h = recipe.hybrid
+    spy = data.steps_per_year
+    if name == "hybrid":
+        return HybridLSTM(n_x, n_s, h.hidden, mc.dropout, h.branch_width, h.spinup_years, spy)
+    if name == "lstm":
+        return SeriesLSTM(n_x, n_s, h.hidden, mc.dropout, h.branch_width)
+    if name == "conceptual":
+        return ConceptualModel(n_x, data.n, h.spinup_years, spy)
+    raise ValueError(f"model {name!r} is not a hybrid-family model")
+
+
+def predict_monthly(model: torch.nn.Module, data: HybridData, std: Standardised,
+                    samples: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every output of ``model`` over the whole record, made monthly, for ``samples``."""
+    model.eval()
+    device = next(model.parameters()).device
+    step_month = torch.as_tensor(data.step_month, device=device)
+    n_months = len(data.months)
+    chunks: dict[str, list[np.ndarray]] = {}
+    with torch.no_grad():
+        for i in range(0, len(samples), batch_size):
+            idx = samples[i : i + batch_size]
+            batch = to_device({
+                "x": torch.as_tensor(std.x[idx]), "s": torch.as_tensor(std.s[idx]),
+                "p": torch.as_tensor(np.nan_to_num(data.precip[idx]).astype(np.float32)),
+                "scale": torch.as_tensor(std.scale[idx]), "sample": torch.as_tensor(idx),
+            }, device)  # fmt: skip
+            out = model(batch)
+            for name, v in out.items():
+                if v.ndim != 2:
+                    continue
+                how = "mean" if name in MEAN_OUTPUTS else "sum"
+                monthly = to_months(v.double(), step_month, n_months, how)
+                chunks.setdefault(name, []).append(monthly.cpu().numpy())
+    return {k: np.concatenate(v) for k, v in chunks.items()}
+
+
+def _member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: Roles,
+            folder: Path, progress: bool, member: int):  # fmt: skip
+    h = recipe.hybrid
+    tc: TrainConfig = recipe.train.model_copy(update={"seed": recipe.train.seed + member})
+    if tc.num_threads:
+        torch.set_num_threads(tc.num_threads)
+    targets = [t for t in h.targets if t in data.targets]
+    std = Standardised.of(data, roles.train[0])
+    ds, index = role_dataset(
+        data, std, {"train": roles.train, "validation": roles.validation}, targets,
+        h.warmup_months,
+    )  # fmt: skip
+    device = choose_device(tc.device)
+    seed_everything(tc.seed)
+    model = build_hybrid_model(mc.name, mc, recipe, data, std.x.shape[2], std.s.shape[1])
+    model = model.to(device)
+    weight = h.groundwater_weight if mc.name in PHYSICAL else 0.0
+    loss = HybridLoss(targets, torch.as_tensor(data.step_month), h.loss, weight, h.task_lr)
+    loss = loss.to(device)
+    result = fit(
+        model, ds, index["train"], index["validation"], loss, tc,
+        folder / f"{mc.name}_{roles.name}_m{member}", epochs=mc.epochs,
+        label=f"{mc.name} {roles.name}" + (f" #{member}" if mc.ensemble > 1 else ""),
+        progress=progress,
+    )  # fmt: skip
+    return predict_monthly(model, data, std, roles.scored, tc.batch_size), result
+
+
+def train_split(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: Roles,
+                folder: Path, progress: bool) -> Trained:  # fmt: skip
+    """Train ``mc`` (each ensemble member) on ``roles`` and predict its scored samples."""
+    members, fits = [], []
+    for m in range(mc.ensemble):
+        pred, result = _member(mc, recipe, data, roles, folder, progress, m)
+        members.append(pred)
+        fits.append(result)
+        log.info("%s %s member %d: %d epochs, best %d (val %.4f), %.2f s/epoch", mc.name,
+                 roles.name, m, result.epochs_run, result.best_epoch, result.best_loss,
+                 result.seconds_per_epoch)  # fmt: skip
+    mean = {k: np.mean([p[k] for p in members], axis=0) for k in members[0]}
+    return Trained(roles.scored, mean, members, fits)
+
+
+def merge_folds(parts: list[Trained], n: int) -> Trained:
+    """Fold predictions, each on its held-out samples, as one prediction of every sample."""
+    keys = set.intersection(*(set(p.monthly) for p in parts))
+    n_months = next(iter(parts[0].monthly.values())).shape[1]
+    monthly = {k: np.full((n, n_months), np.nan) for k in keys}
+    for p in parts:
+        for k in keys:
+            monthly[k][p.samples] = p.monthly[k]
+    fits = [f for p in parts for f in p.fits]
+    return Trained(np.arange(n), monthly, [], fits)
