@@ -36,8 +36,15 @@ def shrunk(name: str):
     raw["train"] |= {"epochs": 1, "mc_samples": 0}
     for m in raw["models"]:
         m |= {"epochs": 1, "ensemble": 1}
-        if m["name"] not in ("vgg16", "vgg16_scratch", "vgg16_unet", "dcae", "hybrid", "lstm",
-                             "conceptual"):
+        if m["name"] not in (
+            "vgg16",
+            "vgg16_scratch",
+            "vgg16_unet",
+            "dcae",
+            "hybrid",
+            "lstm",
+            "conceptual",
+        ):
             m["base_filters"] = 8
     return parse_recipe(raw, name)
 
@@ -69,8 +76,12 @@ def test_every_builtin_twin_recipe_runs_end_to_end(name, tmp_path):
 
 @pytest.mark.parametrize(
     ("method", "section", "stray"),
-    [("fusion", "reconstruction", "reconstruction"), ("reconstruction", "samples", "samples"),
-     ("fusion", "hybrid", "hybrid"), ("hybrid", "samples", "samples")],
+    [
+        ("fusion", "reconstruction", "reconstruction"),
+        ("reconstruction", "samples", "samples"),
+        ("fusion", "hybrid", "hybrid"),
+        ("hybrid", "samples", "samples"),
+    ],
 )
 def test_a_section_of_another_family_is_refused_by_name(method, section, stray):
     raw = {"method": method, "models": [{"name": "seunet" if method != "fusion" else "unet"}]}

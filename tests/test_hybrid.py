@@ -237,3 +237,21 @@ def test_basin_tables_with_a_negative_value_name_the_basin(tmp_path):
                       q=None, info=None)  # fmt: skip
     with pytest.raises(InputError, match="in basin 'C'"):
         load_basins(src)
+
+
+def test_tuning_resumes_its_sqlite_study(tmp_path):
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(
+        'method = "hybrid"\n[data]\nkind = "hybrid_twin"\nsize = 8\nend = "2008-12"\n'
+        '[hybrid]\nspinup_years = 1\ntrain_end = "2006-12"\ntest_end = "2008-12"\n'
+        "validation_months = 12\nspatial_folds = 0\n[train]\nbatch_size = 64\n"
+        '[[models]]\nname = "hybrid"\n'
+    )
+    out = tmp_path / "study"
+    assert main(["tune", str(recipe), "--trials", "1", "--epochs", "2", "--out", str(out)]) == 0
+    assert main(["tune", str(recipe), "--trials", "2", "--epochs", "2", "--out", str(out)]) == 0
+    optuna = pytest.importorskip("optuna")
+    study = optuna.load_study(study_name="hybrid", storage=f"sqlite:///{out / 'tune.sqlite'}")
+    assert len(study.trials) == 2  # the second call added one trial, it did not start over
+    tuned = (out / "best.toml").read_text()
+    assert 'method = "hybrid"' in tuned and "hidden" in tuned

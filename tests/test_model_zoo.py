@@ -20,8 +20,12 @@ from gracefuse.training import (
     fit,
 )
 
-CASES = [(name, head) for name, spec in REGISTRY.items() for head in spec.heads
-         if spec.inputs != "series"]  # the hybrid family's models: tests/test_hybrid.py
+CASES = [
+    (name, head)
+    for name, spec in REGISTRY.items()
+    for head in spec.heads
+    if spec.inputs != "series"
+]  # the hybrid family's models: tests/test_hybrid.py
 
 
 def _batch(name: str, size: int = 32) -> dict:

@@ -28,6 +28,7 @@ from gracefuse.errors import ConfigError, GracefuseError
 from gracefuse.io import write_file_set, write_netcdf
 from gracefuse.limits import check_twin_size
 from gracefuse.methods import METHODS, get_method
+from gracefuse.methods.hybrid.tune import tune as hybrid_tune
 from gracefuse.models import REGISTRY
 from gracefuse.recipes import builtin_recipes, load_recipe, parse_recipe
 from gracefuse.runner import run_recipe
@@ -181,6 +182,25 @@ def methods() -> None:
     out.print(
         "(ours): not in the source paper's form. Run one with: gracefuse run RECIPE --out DIR"
     )
+
+
+@app.command()
+def tune(
+    recipe: Annotated[str, typer.Argument(help="a hybrid recipe TOML file or built-in name")],
+    trials: Annotated[int, typer.Option(min=1, help="finished trials the study should have")] = 20,
+    out_dir: Annotated[Path, typer.Option("--out", help="study folder (tune.sqlite)")] = Path(
+        "runs/tune"
+    ),
+    epochs: Annotated[int | None, typer.Option(min=1, help="epochs per trial")] = None,
+    data: DataDir = None,
+) -> None:
+    """Search the hybrid model's hyper-parameters with Optuna (TPE + Hyperband), judged on
+    validation months only; the study is an SQLite file in the folder and resumes."""
+    r = load_recipe(recipe, data_dir=data, method="hybrid")
+    summary = hybrid_tune(r, out_dir, trials, epochs)
+    out.print(f"best validation loss {summary['best_value']:.4f} after {summary['trials']} "
+              f"trials: {summary['params']}")  # fmt: skip
+    out.print(f"best settings as a recipe: {out_dir / 'best.toml'}")
 
 
 @app.command()

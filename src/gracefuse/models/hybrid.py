@@ -87,8 +87,10 @@ def spinup_steps(n_steps: int, years: int, per_year: int, generator=None) -> Ten
     record of ``n_steps`` steps, in order within each year."""
     n_years = max(n_steps // per_year, 1)
     drawn = torch.randint(n_years, (years,), generator=generator)
-    return (drawn[:, None] * per_year + torch.arange(per_year)[None]).reshape(-1).clamp(
-        max=n_steps - 1
+    return (
+        (drawn[:, None] * per_year + torch.arange(per_year)[None])
+        .reshape(-1)
+        .clamp(max=n_steps - 1)
     )
 
 

@@ -80,7 +80,7 @@ def memory_features(data: HybridData) -> np.ndarray:
     for a in monthly_drivers(data).values():
         anom = a - np.nanmean(a, axis=1, keepdims=True)
         feats += [exponential_memory(anom.T, tau).T for tau in MEMORIES]
-    t = (np.asarray(data.months.year) + (np.asarray(data.months.month) - 0.5) / 12 - 2000.0)
+    t = np.asarray(data.months.year) + (np.asarray(data.months.month) - 0.5) / 12 - 2000.0
     w = 2 * np.pi * t
     for h in (np.cos(w), np.sin(w), np.cos(2 * w), np.sin(2 * w), t / 10.0):
         feats.append(np.broadcast_to(h, (data.n, len(t))))

@@ -116,6 +116,7 @@ class HybridRecipe(RecipeBase):
     data: Annotated[BasinTables | HybridTwinSource, Field(discriminator="kind")]
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
     models: list[ModelConfig] = Field(
-        default_factory=lambda: [ModelConfig(name=n, dropout=0.2) for n in
-                                 ("hybrid", "lstm", "conceptual")]  # fmt: skip
+        default_factory=lambda: [
+            ModelConfig(name=n, dropout=0.2) for n in ("hybrid", "lstm", "conceptual")
+        ]  # fmt: skip
     )

@@ -31,8 +31,10 @@ def align_twsa(sim: np.ndarray, obs: np.ndarray, own: np.ndarray | None,
         warnings.simplefilter("ignore", RuntimeWarning)
         if own is not None:
             w = own[None] & np.isfinite(obs) & np.isfinite(sim)
-            return sim - np.nanmean(np.where(w, sim, np.nan), 1, keepdims=True) + np.nanmean(
-                np.where(w, obs, np.nan), 1, keepdims=True
+            return (
+                sim
+                - np.nanmean(np.where(w, sim, np.nan), 1, keepdims=True)
+                + np.nanmean(np.where(w, obs, np.nan), 1, keepdims=True)
             )
         return sim - np.nanmean(np.where(baseline[None], sim, np.nan), 1, keepdims=True)
 

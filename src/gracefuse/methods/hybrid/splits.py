@@ -79,7 +79,9 @@ def spatial_roles(data: HybridData, cfg: HybridConfig, split: str) -> list[Roles
         if not len(held):
             continue
         if len(usable) < 2:
-            raise ConfigError(f"hybrid.spatial_folds: fold {f} leaves fewer than 2 training samples")
+            raise ConfigError(
+                f"hybrid.spatial_folds: fold {f} leaves fewer than 2 training samples"
+            )
         stop = held_out_groups(data.ids[usable], cfg.validation_fraction, cfg.seed + f)
         out.append(Roles(f"{split}_fold{f}", (usable[~stop], months), (usable[stop], months),
                          held, months))  # fmt: skip

@@ -79,8 +79,11 @@ def predict_monthly(model: torch.nn.Module, data: HybridData, std: Standardised,
     return {k: np.concatenate(v) for k, v in chunks.items()}
 
 
-def _member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: Roles,
-            folder: Path, progress: bool, member: int):  # fmt: skip
+def fit_member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: Roles,
+               folder: Path, progress: bool, member: int, epochs: int | None = None,
+               stop_after: int | None = None):  # fmt: skip
+    """Train one member of ``mc`` on ``roles`` (checkpoints under ``folder``); returns
+    ``(model, standardised inputs, FitResult)``."""
     h = recipe.hybrid
     tc: TrainConfig = recipe.train.model_copy(update={"seed": recipe.train.seed + member})
     if tc.num_threads:
@@ -100,11 +103,16 @@ def _member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: Role
     loss = loss.to(device)
     result = fit(
         model, ds, index["train"], index["validation"], loss, tc,
-        folder / f"{mc.name}_{roles.name}_m{member}", epochs=mc.epochs,
+        folder / f"{mc.name}_{roles.name}_m{member}", epochs=epochs or mc.epochs,
         label=f"{mc.name} {roles.name}" + (f" #{member}" if mc.ensemble > 1 else ""),
-        progress=progress,
+        progress=progress, stop_after=stop_after,
     )  # fmt: skip
-    return predict_monthly(model, data, std, roles.scored, tc.batch_size), result
+    return model, std, result
+
+
+def _member(mc, recipe, data, roles, folder, progress, member):
+    model, std, result = fit_member(mc, recipe, data, roles, folder, progress, member)
+    return predict_monthly(model, data, std, roles.scored, recipe.train.batch_size), result
 
 
 def train_split(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: Roles,
