@@ -55,7 +55,7 @@ def nse_columns(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
         return np.where((n > 1) & (den > 0), 1.0 - num / den, np.nan)
 
 
-def _region(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+def region_mean(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Area-weighted mean over cells of ``(time, cells)`` (NaN cells left out)."""
     ok = np.isfinite(a)
     num = np.where(ok, a, 0.0) @ w
@@ -66,13 +66,13 @@ def _region(a: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _scale_fns(obs: np.ndarray, w: np.ndarray):
     """Skill and per-month loss of a ``(time, cells)`` prediction, per scale."""
-    obs_region = _region(obs, w)
+    obs_region = region_mean(obs, w)
 
     def region_skill(sim, idx):
-        return float(nse_columns(_region(sim, w)[idx, None], obs_region[idx, None])[0])
+        return float(nse_columns(region_mean(sim, w)[idx, None], obs_region[idx, None])[0])
 
     def region_loss(sim):
-        return (_region(sim, w) - obs_region) ** 2
+        return (region_mean(sim, w) - obs_region) ** 2
 
     def grid_skill(sim, idx):
         return float(np.nanmedian(nse_columns(sim[idx], obs[idx])))

@@ -8,9 +8,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-from gracefuse.evaluate.compare import compare_to_baselines
+from gracefuse.evaluate.compare import compare_to_baselines, region_mean
 from gracefuse.evaluate.metrics import kge, nse, pearson_r, rmse
+from gracefuse.evaluate.seasonal import deseasonalize
 
 #: metrics per sample; ``iav_nse`` is the NSE of the interannual variability (each series
 #: minus its own mean seasonal cycle over the scored months)
@@ -40,15 +42,9 @@ def align_twsa(sim: np.ndarray, obs: np.ndarray, own: np.ndarray | None,
 
 
 def deseasonalised(a: np.ndarray, months: pd.DatetimeIndex) -> np.ndarray:
-    """``(N, m)`` minus each row's mean per calendar month (NaN-aware)."""
-    cal = np.asarray(months.month)
-    out = np.array(a, float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for c in np.unique(cal):
-            sel = cal == c
-            out[:, sel] -= np.nanmean(a[:, sel], axis=1, keepdims=True)
-    return out
+    """``(N, m)`` minus each row's mean seasonal cycle (:func:`deseasonalize`)."""
+    da = xr.DataArray(a, coords={"time": months}, dims=("sample", "time"))
+    return deseasonalize(da).transpose("sample", "time").values
 
 
 def sample_scores(sim: np.ndarray, obs: np.ndarray, months: pd.DatetimeIndex) -> dict:
@@ -68,12 +64,6 @@ def _median(v: np.ndarray) -> float:
         return float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
 
 
-def region_series(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Area-weighted mean over samples of ``(N, m)`` (NaN left out)."""
-    ok = np.isfinite(a)
-    return (np.where(ok, a, 0) * w[:, None]).sum(0) / np.maximum((ok * w[:, None]).sum(0), 1e-12)
-
-
 def score_rows(model: str, variable: str, split: str, sim: np.ndarray, obs: np.ndarray,
                months: pd.DatetimeIndex, groups: np.ndarray, median_scale: str,
                weights: np.ndarray | None = None) -> list[dict]:  # fmt: skip
@@ -89,8 +79,8 @@ def score_rows(model: str, variable: str, split: str, sim: np.ndarray, obs: np.n
             rows.append({**base, "scale": f"{median_scale}:{g}", "metric": metric,
                          "value": _median(v[sel])})  # fmt: skip
     if weights is not None:
-        rs = region_series(np.where(np.isfinite(obs), sim, np.nan), weights)[None]
-        ro = region_series(np.where(np.isfinite(sim), obs, np.nan), weights)[None]
+        rs = region_mean(np.where(np.isfinite(obs), sim, np.nan).T, weights)[None]
+        ro = region_mean(np.where(np.isfinite(sim), obs, np.nan).T, weights)[None]
         for metric, v in sample_scores(rs, ro, months).items():
             rows.append({**base, "scale": "region", "metric": metric, "value": float(v[0])})
     return rows

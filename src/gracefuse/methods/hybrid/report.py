@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from gracefuse.evaluate.compare import region_mean
 from gracefuse.io import write_text
-from gracefuse.methods.hybrid.evaluate import region_series
 from gracefuse.report.comparison import comparison_section
 from gracefuse.report.figures import save, training_curves
 from gracefuse.report.htmlpage import figure_html, page, table_html
@@ -32,11 +32,11 @@ def fig3_series(result, path: Path) -> Path:
             sel = data.region == g
             ax = axes[i, j]
             obs = data.targets[var][sel]
-            ax.plot(t, region_series(obs, data.area[sel]), color="black", lw=1, label="observed")
+            ax.plot(t, region_mean(obs.T, data.area[sel]), color="black", lw=1, label="observed")
             for name in ("hybrid", "lstm", "conceptual"):
                 if name in preds and var in preds[name]:
                     sim = np.where(np.isfinite(obs), preds[name][var][sel], np.nan)
-                    ax.plot(t, region_series(sim, data.area[sel]), lw=0.9, color=COLORS[name],
+                    ax.plot(t, region_mean(sim.T, data.area[sel]), lw=0.9, color=COLORS[name],
                             label=name)  # fmt: skip
             if split.score_months.any():
                 ax.axvspan(t[split.score_months][0], t[split.score_months][-1], color="0.9")
@@ -57,11 +57,11 @@ def fig4_latent(result, path: Path) -> Path:
     for ax, name in zip(axes, names, strict=True):
         for k, (label, run) in enumerate(runs.items()):
             if name in run:
-                s = region_series(run[name], w)
+                s = region_mean(run[name].T, w)
                 ax.plot(data.months, s - (s.mean() if name in ("gw", "cwd") else 0), lw=0.9,
                         color=plt.cm.tab10(k), label=label)  # fmt: skip
         if name in data.truth:
-            s = region_series(data.truth[name], w)
+            s = region_mean(data.truth[name].T, w)
             ax.plot(data.months, s - s.mean(), color="black", lw=1.2, label="truth")
         ax.set_ylabel(name + (" anomaly" if name in ("gw", "cwd") else ""), fontsize=8)
     axes[0].legend(fontsize=7, ncol=4)

@@ -85,9 +85,14 @@ def run_splits(recipe: HybridRecipe, data: HybridData, folder: Path,
     results = [temporal]
     if cfg.spatial_folds >= 2:
         folds = spatial_roles(data, cfg, spatial_name)
-        spatial = SplitResult(spatial_name, folds[0], own_history=False)
-        spatial.roles = Roles(spatial_name, folds[0].train, folds[0].validation,
-                              np.arange(data.n), folds[0].score_months)  # fmt: skip
+        every = Roles(
+            spatial_name,
+            folds[0].train,
+            folds[0].validation,
+            np.arange(data.n),
+            folds[0].score_months,
+        )  # each sample scored by its fold's model
+        spatial = SplitResult(spatial_name, every, own_history=False)
         for mc in recipe.models:
             if mc.name not in TRANSFERABLE:
                 log.info("%s cannot predict unseen samples; left out of %s", mc.name,

@@ -49,8 +49,9 @@ def temporal_roles(data: HybridData, cfg: HybridConfig, split: str) -> Roles:
     if cfg.validation_months:
         val[max(last - cfg.validation_months + 1, 0) : last + 1] = True
     fit = train & ~val
-    test = _between(months, f"{pd.Timestamp(cfg.train_end) + pd.offsets.MonthBegin(1):%Y-%m}",
-                    cfg.test_end)  # fmt: skip
+    test = np.asarray(
+        (months > pd.Timestamp(cfg.train_end)) & (months <= pd.Timestamp(cfg.test_end))
+    )
     everyone = np.arange(data.n)
     return Roles(split, (everyone, fit), (everyone, val), everyone, test)
 
