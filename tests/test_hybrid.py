@@ -96,6 +96,21 @@ def test_target_error_leaves_out_missing_months_and_is_offset_free_for_tws():
     assert torch.isnan(target_error(sim, torch.full_like(obs, float("nan")), "nse", True))
 
 
+def test_the_nse_loss_floors_a_flat_row_by_the_targets_scale():
+    # a cell without snow (flat zeros) beside a snowy one; 1 mm of spurious snow in the
+    # flat row must not outweigh the snowy row's error by the inverse of a ~0 variance
+    t = torch.arange(24.0)
+    snowy = 50.0 * (1 + torch.cos(2 * torch.pi * t / 12))
+    obs = torch.stack([torch.zeros(24), snowy])
+    sim = torch.stack([torch.ones(24), snowy])
+    sd = float(snowy.std(unbiased=False))
+    floored = target_error(sim, obs, "nse", anomaly=False, scale=sd)
+    assert float(floored) == pytest.approx(0.5 * 1.0 / (0.1 * sd) ** 2, rel=1e-5)
+    assert float(target_error(sim, obs, "nse", anomaly=False)) == pytest.approx(0.5, rel=1e-5)
+    # a perfect row costs nothing, whatever the floor
+    assert float(target_error(obs, obs, "nse", anomaly=False, scale=sd)) == 0.0
+
+
 def test_the_loss_has_task_weights_and_the_groundwater_constraint():
     loss = HybridLoss(["twsa", "et"], torch.arange(30), "nse", groundwater_weight=1.0)
     out = MODELS["hybrid"]()(_batch())

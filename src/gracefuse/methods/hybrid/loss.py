@@ -16,8 +16,13 @@ Tensor = torch.Tensor
 #: how each target is made monthly from the model's steps, and from which output
 MONTHLY = {"twsa": ("tws", "mean"), "et": ("et", "sum"), "q": ("q", "sum"),
            "swe": ("swe", "mean")}  # fmt: skip
-#: variance floor of the NSE-like loss (mm² per month), so that a flat series cannot explode
+#: variance floor of the NSE-like loss (mm² per month) when no target scale is given
 VARIANCE_FLOOR = 1.0
+#: the NSE-like loss divides by ``(σ_row + NSE_EPSILON·σ_target)²`` per row, as
+#: neuralhydrology's NSE* (Kratzert et al. 2019): a row with a flat series (a cell without
+#: snow, a dry river) weighs at most ``1/NSE_EPSILON²`` times a typical one, instead of
+#: dividing by a variance near zero and pulling the whole output to zero
+NSE_EPSILON = 0.1
 
 
 def monthly_output(out: dict[str, Tensor], name: str, step_month: Tensor, first: int,
@@ -40,12 +45,15 @@ def masked_anomaly(a: Tensor, valid: Tensor) -> Tensor:
     return a - mean
 
 
-def target_error(sim: Tensor, obs: Tensor, kind: str, anomaly: bool) -> Tensor:
+def target_error(sim: Tensor, obs: Tensor, kind: str, anomaly: bool,
+                 scale: float | None = None) -> Tensor:  # fmt: skip
     """The loss of one target over ``(B, m)`` months: NaN if nothing is observed.
 
     ``kind``: ``"rmse"`` (mm) or ``"nse"`` (squared error over each row's variance,
     averaged over rows: 1 − NSE). ``anomaly``: both sides about their mean over the
-    observed months of each row (TWS anomalies have no common zero)."""
+    observed months of each row (TWS anomalies have no common zero). ``scale``: the
+    target's standard deviation over the training data (mm), which sets the floor of each
+    row's spread (:data:`NSE_EPSILON`); without it the floor is :data:`VARIANCE_FLOOR`."""
     valid = torch.isfinite(obs)
     if not bool(valid.any()):
         return sim.sum() * float("nan")
@@ -58,9 +66,14 @@ def target_error(sim: Tensor, obs: Tensor, kind: str, anomaly: bool) -> Tensor:
         return torch.sqrt(err.sum() / valid.sum() + 1e-12)
     n = valid.sum(1)
     o_c = o if anomaly else masked_anomaly(o, valid)
-    var = torch.where(valid, o_c**2, torch.zeros_like(o)).sum(1) + VARIANCE_FLOOR * n
     rows = n >= 2
-    return (err.sum(1)[rows] / var[rows]).mean()
+    n_rows = n.clamp(min=1)
+    if scale is None:
+        var = torch.where(valid, o_c**2, torch.zeros_like(o)).sum(1) / n_rows + VARIANCE_FLOOR
+    else:
+        sd = torch.sqrt(torch.where(valid, o_c**2, torch.zeros_like(o)).sum(1) / n_rows)
+        var = (sd + NSE_EPSILON * scale) ** 2
+    return (err.sum(1)[rows] / (var[rows] * n_rows[rows])).mean()
 
 
 class HybridLoss(nn.Module):
@@ -80,15 +93,20 @@ class HybridLoss(nn.Module):
         the NSE terms), with ``"rmse"`` it is the paper's form in mm.
     task_lr
         Learning rate of the task weights (their own optimiser group).
+    scales
+        ``target → σ`` over the training data (mm), the floor of each row's spread in the
+        NSE-like loss (see :func:`target_error`).
     """
 
     def __init__(self, targets: list[str], step_month: Tensor, kind: str = "nse",
-                 groundwater_weight: float = 1.0, task_lr: float | None = None) -> None:  # fmt: skip
+                 groundwater_weight: float = 1.0, task_lr: float | None = None,
+                 scales: dict[str, float] | None = None) -> None:  # fmt: skip
         super().__init__()
         self.targets = list(targets)
         self.register_buffer("step_month", step_month.long(), persistent=False)
         self.kind = kind
         self.groundwater_weight = groundwater_weight
+        self.scales = dict(scales or {})
         tasks = {t: self._task(t) for t in self.targets}
         self.tasks = TaskUncertaintyLoss(tasks, lr=task_lr)
         self.lr = task_lr
@@ -98,7 +116,7 @@ class HybridLoss(nn.Module):
             first = int(out["first_step"][0])
             sim, m0 = monthly_output(out, name, self.step_month, first, self.step_month[-1] + 1)
             obs = batch[f"y_{name}"][:, m0 : m0 + sim.shape[1]]
-            return target_error(sim, obs, self.kind, anomaly=name == "twsa")
+            return target_error(sim, obs, self.kind, name == "twsa", self.scales.get(name))
 
         return task
 

@@ -79,6 +79,19 @@ def predict_monthly(model: torch.nn.Module, data: HybridData, std: Standardised,
     return {k: np.concatenate(v) for k, v in chunks.items()}
 
 
+def target_scales(data: HybridData, targets: list[str], roles: Roles) -> dict[str, float]:
+    """Each target's standard deviation (mm) over the training samples and months (TWS
+    about each sample's mean), the scale of the NSE-like loss's floor."""
+    samples, months = roles.train
+    out = {}
+    for t in targets:
+        obs = data.targets[t][samples][:, months]
+        if t == "twsa":
+            obs = obs - np.nanmean(obs, axis=1, keepdims=True)
+        out[t] = float(np.nanstd(obs)) if np.isfinite(obs).any() else 1.0
+    return out
+
+
 def fit_member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: Roles,
                folder: Path, progress: bool, member: int, epochs: int | None = None,
                stop_after: int | None = None):  # fmt: skip
@@ -99,7 +112,8 @@ def fit_member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: R
     model = build_hybrid_model(mc.name, mc, recipe, data, std.x.shape[2], std.s.shape[1])
     model = model.to(device)
     weight = h.groundwater_weight if mc.name in PHYSICAL else 0.0
-    loss = HybridLoss(targets, torch.as_tensor(data.step_month), h.loss, weight, h.task_lr)
+    loss = HybridLoss(targets, torch.as_tensor(data.step_month), h.loss, weight, h.task_lr,
+                      target_scales(data, targets, roles))  # fmt: skip
     loss = loss.to(device)
     result = fit(
         model, ds, index["train"], index["validation"], loss, tc,
