@@ -30,7 +30,7 @@ MIN_MONTHS = 24
 def _check(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     if x.ndim != 2 or x.shape[1] < 3:
-        raise InputError("tch", f"needs at least three products, got {x.shape[-1]}",
+        raise InputError(None, f"needs at least three products, got {x.shape[-1]}",
                          "products")  # fmt: skip
     return x[np.isfinite(x).all(axis=1)]
 
@@ -48,7 +48,7 @@ def tch_three(x: np.ndarray) -> np.ndarray:
     """
     x = _check(x)
     if x.shape[1] != 3:
-        raise InputError("tch", f"the closed form takes three products, got {x.shape[1]}",
+        raise InputError(None, f"the closed form takes three products, got {x.shape[1]}",
                          "products")  # fmt: skip
     d = {(i, j): np.var(x[:, i] - x[:, j], ddof=1) for i in range(3) for j in range(3) if i < j}
     v12, v13, v23 = d[0, 1], d[0, 2], d[1, 2]
@@ -143,7 +143,7 @@ def tch_dataset(products: xr.DataArray, dim: str = "product") -> xr.Dataset:
     ``(time, *space)``.
     """
     if products.sizes[dim] < 3:
-        raise InputError("tch", f"needs at least three products, got {products.sizes[dim]}",
+        raise InputError(None, f"needs at least three products, got {products.sizes[dim]}",
                          dim)  # fmt: skip
     space = [d for d in products.dims if d not in (dim, "time")]
     if space:

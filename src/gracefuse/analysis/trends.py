@@ -18,7 +18,9 @@ import xarray as xr
 from scipy.stats import norm
 from statsmodels.tsa.seasonal import STL
 
+from gracefuse.data.anomalies import month_start
 from gracefuse.errors import InputError
+from gracefuse.evaluate.significance import lag1_autocorrelation
 
 #: the Mann–Kendall forms of pymannkendall: ``original`` assumes independent months;
 #: ``hamed_rao`` corrects the variance of S by the significant rank autocorrelations
@@ -61,30 +63,29 @@ def decimal_years(times) -> np.ndarray:
     return np.asarray(t.year + (t - start).days.values / length, dtype=float)
 
 
-def ar1_variance_factor(resid: np.ndarray, t: np.ndarray) -> float:
+def ar1_variance_factor(resid: np.ndarray, times) -> float:
     """``n/n*``, the inflation of ``Var(S)`` by a lag-1 autocorrelation (Yue and Wang
-    2004): ``1 + 2·Σ_k (1 − k/n)·ρ^k`` with ``ρ`` the lag-1 autocorrelation of the
-    detrended series over pairs of consecutive months (gaps skipped), clipped to
+    2004): ``1 + 2·Σ_k (1 − k/n)·ρ^k`` with ``ρ`` the lag-1 autocorrelation
+    (:func:`~gracefuse.evaluate.significance.lag1_autocorrelation`) of the detrended series
+    placed on every calendar month (gaps as NaN, skipped pairwise), clipped to
     ``[0, 0.95]``."""
+    months = month_start(times)
+    k = np.asarray(months.year * 12 + months.month)
+    grid = np.full(k.max() - k.min() + 1, np.nan)
+    grid[k - k.min()] = resid
+    rho = min(max(lag1_autocorrelation(grid), 0.0), 0.95)
     n = len(resid)
-    r = resid - resid.mean()
-    step = np.diff(t)
-    pair = np.abs(step - 1 / 12) < 0.02
-    if pair.sum() < 3:
-        return 1.0
-    rho = float(np.sum(r[:-1][pair] * r[1:][pair]) / np.sum(r**2) * n / pair.sum())
-    rho = min(max(rho, 0.0), 0.95)
-    k = np.arange(1, n)
-    return float(1 + 2 * np.sum((1 - k / n) * rho**k))
+    lags = np.arange(1, n)
+    return float(1 + 2 * np.sum((1 - lags / n) * rho**lags))
 
 
-def _mk(x: np.ndarray, t: np.ndarray, slope: float, test: str) -> tuple[float, float]:
-    """``(p, Var(S))`` of the MK form ``test``."""
+def _mk(x: np.ndarray, t: np.ndarray, times, slope: float, test: str) -> tuple[float, float]:
+    """``(p, Var(S))`` of the MK form ``test`` (``t`` decimal years of ``times``)."""
     if test != "ar1":
         res = MK_TESTS[test](x)
         return float(res.p), float(res.var_s)
     res = mk.original_test(x)
-    var_s = float(res.var_s) * ar1_variance_factor(x - slope * t, t)
+    var_s = float(res.var_s) * ar1_variance_factor(x - slope * t, times)
     z = (res.s - np.sign(res.s)) / np.sqrt(var_s) if var_s > 0 else 0.0
     return float(2 * norm.sf(abs(z))), var_s
 
@@ -109,12 +110,12 @@ def sen_trend(values, times, alpha: float = 0.05, test: str = "ar1") -> Trend:
     x = np.asarray(values, float)
     t = decimal_years(times)
     ok = np.isfinite(x)
-    x, t = x[ok], t[ok]
+    x, t, times = x[ok], t[ok], pd.DatetimeIndex(times)[ok]
     if len(x) < MIN_MONTHS:
         return Trend(np.nan, np.nan, np.nan, np.nan, len(x))
     i, j = np.triu_indices(len(x), 1)
     slopes = np.sort((x[j] - x[i]) / (t[j] - t[i]))
-    p, var_s = _mk(x, t, float(np.median(slopes)), test)
+    p, var_s = _mk(x, t, times, float(np.median(slopes)), test)
     c = norm.ppf(1 - alpha / 2) * np.sqrt(max(var_s, 0.0))
     n_pairs = len(slopes)
     ranks = np.clip([(n_pairs - c) / 2, (n_pairs + c) / 2], 1, n_pairs) - 1  # 0-based
@@ -153,14 +154,16 @@ def hotspots(trends: xr.Dataset, threshold: float, alpha: float = 0.05) -> xr.Da
     return hot.rename("hotspot").assign_attrs(threshold=threshold, alpha=alpha)
 
 
+def _on_month_starts(da: xr.DataArray) -> xr.DataArray:
+    return da.assign_coords(time=month_start(da["time"].values))
+
+
 def gap_filled(da: xr.DataArray) -> xr.DataArray:
     """``da`` ``(time,)`` on every calendar month, gaps linearly interpolated in time (STL
     needs an even series); the ends are not extrapolated."""
-    months = pd.date_range(pd.Timestamp(da["time"].values[0]).to_period("M").to_timestamp(),
-                           pd.Timestamp(da["time"].values[-1]), freq="MS")  # fmt: skip
-    monthly = da.assign_coords(time=pd.DatetimeIndex(da["time"].values).to_period("M")
-                               .to_timestamp()).reindex(time=months)  # fmt: skip
-    return monthly.interpolate_na("time", method="linear")
+    monthly = _on_month_starts(da)
+    months = pd.date_range(monthly["time"].values[0], monthly["time"].values[-1], freq="MS")
+    return monthly.reindex(time=months).interpolate_na("time", method="linear")
 
 
 def stl_components(da: xr.DataArray, period: int = 12, robust: bool = True) -> xr.Dataset:
@@ -176,8 +179,7 @@ def stl_components(da: xr.DataArray, period: int = 12, robust: bool = True) -> x
     fit = STL(sub.values, period=period, robust=robust).fit()
     out = xr.Dataset({"trend": ("time", fit.trend), "seasonal": ("time", fit.seasonal),
                       "resid": ("time", fit.resid)}, coords={"time": sub["time"]})  # fmt: skip
-    observed = da.assign_coords(time=pd.DatetimeIndex(da["time"].values).to_period("M")
-                                .to_timestamp()).reindex(time=sub["time"].values)  # fmt: skip
+    observed = _on_month_starts(da).reindex(time=sub["time"].values)
     out["filled"] = ("time", ~np.isfinite(observed.values))
     return out
 

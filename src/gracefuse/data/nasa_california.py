@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
+from gracefuse.data.anomalies import month_start
 from gracefuse.errors import InputError
 
 #: the file's columns → gracefuse names
@@ -66,8 +67,7 @@ def read_nasa_california(path: str | os.PathLike) -> xr.Dataset:
     table = pd.read_csv(p, comment="#")
     if "date" not in table or "total water storage" not in table:
         raise InputError(p, "needs the columns 'date' and 'total water storage'")
-    time = pd.to_datetime(table.pop("date")).dt.to_period("M").dt.to_timestamp()
-    ds = xr.Dataset(coords={"time": time.values})
+    ds = xr.Dataset(coords={"time": month_start(pd.to_datetime(table.pop("date")))})
     for col in table.columns:
         base = col.removesuffix(" error")
         if base not in COLUMNS:

@@ -68,11 +68,11 @@ def target_error(sim: Tensor, obs: Tensor, kind: str, anomaly: bool,
     o_c = o if anomaly else masked_anomaly(o, valid)
     rows = n >= 2
     n_rows = n.clamp(min=1)
+    spread = torch.where(valid, o_c**2, torch.zeros_like(o)).sum(1) / n_rows  # row variance
     if scale is None:
-        var = torch.where(valid, o_c**2, torch.zeros_like(o)).sum(1) / n_rows + VARIANCE_FLOOR
+        var = spread + VARIANCE_FLOOR
     else:
-        sd = torch.sqrt(torch.where(valid, o_c**2, torch.zeros_like(o)).sum(1) / n_rows)
-        var = (sd + NSE_EPSILON * scale) ** 2
+        var = (torch.sqrt(spread) + NSE_EPSILON * scale) ** 2
     return (err.sum(1)[rows] / (var[rows] * n_rows[rows])).mean()
 
 
