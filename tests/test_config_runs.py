@@ -17,13 +17,17 @@ from gracefuse.runner import run_recipe
 
 TWIN_RECIPES = [
     name for name, path in sorted(builtin_recipes().items())
-    if tomllib.loads(path.read_text())["data"]["kind"] in ("twin", "hybrid_twin")
+    if tomllib.loads(path.read_text())["data"]["kind"] in ("twin", "hybrid_twin",
+                                                           "groundwater_twin")
 ]  # fmt: skip
 
 
 def shrunk(name: str):
     """The recipe on a small twin (32×32 from 1996; 16×16 from 2000 for reconstruction) with one epoch per model and narrow networks."""
     raw = load_recipe(name).model_dump(mode="json")
+    if raw["method"] == "groundwater":
+        raw["data"] |= {"size": 8}
+        return parse_recipe(raw, name)
     if raw["method"] == "hybrid":
         raw["data"] |= {"size": 8}
         raw["hybrid"] |= {"hidden": 8, "branch_width": 4, "spinup_years": 1, "spatial_folds": 2,
@@ -65,8 +69,12 @@ def test_every_builtin_twin_recipe_runs_end_to_end(name, tmp_path):
     metrics = pd.read_csv(out / "metrics.csv", keep_default_na=False)
     assert list(metrics.columns) == METRIC_COLUMNS
     scored = metrics[metrics.scale != "model"]
-    variables = {"twsa", "et", "q", "swe", "gw", "cwd"} if recipe.method == "hybrid" else {"twsa"}
-    assert set(scored.variable) - {"frac_fast", "frac_soil", "frac_gw", "frac_et_soil"} == variables
+    variables = {
+        "hybrid": {"twsa", "et", "q", "swe", "gw", "cwd"},
+        "groundwater": {"gwsa", "gwsa_uncertainty", "precipitation", "soil_moisture", "snowmelt"},
+    }.get(recipe.method, {"twsa"})
+    assert set(scored.variable) - {"frac_fast", "frac_soil", "frac_gw", "frac_et_soil"} <= variables
+    assert set(scored.variable) >= variables - {"gwsa_uncertainty"}
     assert len(scored) > 20
     info = json.loads((out / "run_info.json").read_text())
     assert info["method"] == recipe.method and info["recipe"] == recipe.name

@@ -134,11 +134,19 @@ def combine(x: np.ndarray, noise_std: np.ndarray) -> tuple[np.ndarray, float]:
     return combined, float(1.0 / np.sqrt(w.sum()))
 
 
+def weighted_noise(r: np.ndarray, w: np.ndarray) -> float:
+    """Noise standard deviation ``sqrt(wᵀ R w)`` of the combination with weights ``w``
+    under the full TCH noise covariance ``r`` (its covariances included)."""
+    return float(np.sqrt(max(float(w @ r @ w), 0.0))) if np.isfinite(r).all() else np.nan
+
+
 def tch_dataset(products: xr.DataArray, dim: str = "product") -> xr.Dataset:
     """TCH over ``products`` ``(product, time, *space)``, per location.
 
     Returns ``noise_std`` ``(product, *space)`` in the units of ``products`` (with a
-    ``combined`` entry: the inverse-variance combination's noise), ``relative_noise``
+    ``combined`` entry: the inverse-variance combination's noise ``sqrt(wᵀ R w)`` under the
+    full TCH covariance), ``mean_noise_std`` (the equal-weight mean's, a baseline),
+    ``relative_noise``
     (noise over each product's own signal standard deviation) and ``combined``
     ``(time, *space)``.
     """
@@ -153,17 +161,21 @@ def tch_dataset(products: xr.DataArray, dim: str = "product") -> xr.Dataset:
     arr = stacked.values  # (P, T, L)
     n_p, n_t, n_l = arr.shape
     noise = np.full((n_p + 1, n_l), np.nan)
+    mean_noise = np.full(n_l, np.nan)
     comb = np.full((n_t, n_l), np.nan)
     for i in range(n_l):
-        sd = tch_noise(arr[:, :, i].T)
+        r = tch_covariance(arr[:, :, i].T)
+        sd = np.sqrt(np.clip(np.diag(r), 0.0, None))
         noise[:n_p, i] = sd
+        mean_noise[i] = weighted_noise(r, np.full(n_p, 1.0 / n_p))
         if np.isfinite(sd).all() and (sd > 0).all():
-            comb[:, i], noise[n_p, i] = combine(arr[:, :, i].T, sd)
+            comb[:, i] = combine(arr[:, :, i].T, sd)[0]
+            noise[n_p, i] = weighted_noise(r, sd**-2.0 / np.sum(sd**-2.0))
     names = [*map(str, products[dim].values), "combined"]
     signal = np.nanstd(np.concatenate([arr, comb[None]]), axis=1, ddof=1)
     ds = xr.Dataset(
         {"noise_std": ((dim, "loc"), noise), "relative_noise": ((dim, "loc"), noise / signal),
-         "combined": (("time", "loc"), comb)},
+         "combined": (("time", "loc"), comb), "mean_noise_std": ("loc", mean_noise)},
         coords={dim: names, "time": products["time"].values},
     )  # fmt: skip
     if space:
@@ -172,4 +184,12 @@ def tch_dataset(products: xr.DataArray, dim: str = "product") -> xr.Dataset:
     ds["noise_std"].attrs = {"units": products.attrs.get("units", "mm"),
                              "long_name": "TCH noise standard deviation"}  # fmt: skip
     ds["relative_noise"].attrs = {"units": "1", "long_name": "TCH noise over signal std"}
+    ds["mean_noise_std"].attrs = {
+        "units": ds["noise_std"].attrs["units"],
+        "long_name": "TCH noise of the equal-weight mean (baseline)",
+    }
+    ds["combined"].attrs = {
+        "units": ds["noise_std"].attrs["units"],
+        "long_name": "inverse-TCH-variance combination of the products",
+    }
     return ds

@@ -200,18 +200,28 @@ def amplitude_phase(da: xr.DataArray) -> tuple[float, float]:
     return amp, float(peak * 12 + 1 - 0.5)  # month centres at fraction (m − 0.5)/12
 
 
-def lagged_correlation(target: xr.DataArray, driver: xr.DataArray,
-                       max_lag: int = 6) -> tuple[int, float]:  # fmt: skip
-    """``(lag, r)`` of the strongest Pearson correlation of ``target`` with ``driver``
-    shifted by ``0 … max_lag`` months (the driver leading), over their common months."""
+def lagged_correlation_values(target: np.ndarray, driver: np.ndarray,
+                               max_lag: int = 6) -> tuple[int, float]:  # fmt: skip
+    """:func:`lagged_correlation` on two arrays of the same months ``(time,)``."""
     best = (0, np.nan)
     for lag in range(max_lag + 1):
-        shifted = driver.shift(time=lag)
-        a, b = xr.align(target, shifted)
-        ok = np.isfinite(a.values) & np.isfinite(b.values)
-        if ok.sum() < 3:
+        a = target[lag:]
+        b = driver[: len(driver) - lag]
+        ok = np.isfinite(a) & np.isfinite(b)
+        if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
             continue
-        r = float(np.corrcoef(a.values[ok], b.values[ok])[0, 1])
+        r = float(np.corrcoef(a[ok], b[ok])[0, 1])
         if not np.isfinite(best[1]) or abs(r) > abs(best[1]):
             best = (lag, r)
     return best
+
+
+def lagged_correlation(target: xr.DataArray, driver: xr.DataArray,
+                       max_lag: int = 6) -> tuple[int, float]:  # fmt: skip
+    """``(lag, r)`` of the strongest Pearson correlation of ``target`` with ``driver``
+    shifted by ``0 … max_lag`` months (the driver leading), over their common months
+    (both on calendar months; a constant series has no correlation)."""
+    a, b = xr.align(_on_month_starts(target), _on_month_starts(driver), join="outer")
+    months = pd.date_range(a["time"].values[0], a["time"].values[-1], freq="MS")
+    a, b = a.reindex(time=months), b.reindex(time=months)
+    return lagged_correlation_values(a.values, b.values, max_lag)

@@ -199,6 +199,32 @@ def regular_grid(box: Box, n_lat: int, n_lon: int | None = None) -> xr.Dataset:
     return ds
 
 
+def _padded(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with one cell more at each end of lat and lon, repeating the edge cells.
+
+    xarray-regrid takes a grid's extent from its outermost centres, so the outer half of
+    each edge cell would be lost (finer targets got NaN there, shifted means); the padding
+    gives those half cells back, and :func:`_inside_edges` cuts what lies beyond."""
+    for c in ("lat", "lon"):
+        v = ds[c].values
+        if len(v) < 2:
+            continue
+        step = v[1] - v[0]
+        ds = ds.pad({c: 1}, mode="edge").assign_coords({c: np.r_[v[0] - step, v, v[-1] + step]})
+    return ds
+
+
+def _inside_edges(src: xr.Dataset, tgt: xr.Dataset) -> xr.DataArray:
+    """Target cells whose centre lies within the source grid's outer cell edges."""
+    ok = []
+    for c in ("lat", "lon"):
+        e = _edges(src[c].values)
+        lo, hi = min(e[0], e[-1]), max(e[0], e[-1])
+        ok.append(xr.DataArray((tgt[c].values >= lo) & (tgt[c].values <= hi), dims=c,
+                               coords={c: tgt[c].values}))  # fmt: skip
+    return ok[0] & ok[1]
+
+
 def regrid_conservative(
     obj: xr.Dataset | xr.DataArray, target: xr.Dataset | xr.DataArray, nan_threshold: float = 0.5
 ) -> xr.Dataset | xr.DataArray:
@@ -212,19 +238,20 @@ def regrid_conservative(
     is_ds = isinstance(obj, xr.Dataset)
     ds = obj if is_ds else obj.to_dataset(name=obj.name or "__var__")
     bools = [k for k, v in ds.data_vars.items() if v.dtype == bool]
-    floats = ds.drop_vars(bools)
+    floats = _padded(ds.drop_vars(bools))
     time_dim = "time" if "time" in ds.dims else None
     out = floats.regrid.conservative(
         tgt, time_dim=time_dim, skipna=True, nan_threshold=nan_threshold
     )
     for name in bools:
-        frac = (
-            ds[name]
-            .astype(float)
-            .to_dataset(name=name)
-            .regrid.conservative(tgt, time_dim=None, skipna=False)[name]
-        )
+        frac = _padded(ds[name].astype(float).to_dataset(name=name)).regrid.conservative(
+            tgt, time_dim=None, skipna=False
+        )[name]
         out[name] = frac >= 0.5
+    inside = _inside_edges(ds, tgt)
+    out = out.where(inside)
+    for name in bools:
+        out[name] = out[name].fillna(False).astype(bool)
     for name in out.data_vars:
         out[name].attrs = ds[name].attrs
     out.attrs = ds.attrs

@@ -1,8 +1,13 @@
 """Method families, one folder each, registered by name: ``fusion`` (Sun et al. 2019) and
-``reconstruction`` (Yu et al. 2021), ``hybrid`` (Kraft et al. 2020). ``gracefuse methods`` lists them."""
+``reconstruction`` (Yu et al. 2021), ``hybrid`` (Kraft et al. 2020), ``groundwater`` (Liang et al. 2025). ``gracefuse methods`` lists them."""
 
 from gracefuse.evaluate.table import METRIC_COLUMNS, long_table
-from gracefuse.methods import fusion, hybrid, reconstruction  # noqa: F401  (register the families)
+from gracefuse.methods import (  # noqa: F401  (register the families)
+    fusion,
+    groundwater,
+    hybrid,
+    reconstruction,
+)
 from gracefuse.methods.base import Method, MethodOutput
 from gracefuse.methods.registry import METHODS, get_method, register_method
 
