@@ -152,3 +152,16 @@ def test_a_component_in_unknown_units_names_its_file_and_variable(tmp_path):
                                                           variable="SoilMoi")})  # fmt: skip
     with pytest.raises(InputError, match=r"sm\.nc.*SoilMoi.*furlong"):
         load_grids(src)
+
+
+def test_a_missing_product_table_stops_the_cli_before_any_folder(tmp_path, capsys):
+    from gracefuse.cli import main
+
+    (tmp_path / "data" / "lehmannfa_basin_timeseries").mkdir(parents=True)
+    out = tmp_path / "run"
+    code = main(["run", "groundwater_basins_tch", "--out", str(out), "--data",
+                 str(tmp_path / "data")])  # fmt: skip
+    assert code == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert "TWS_GRACE_JPL_mascons_monthly.csv" in err and "table not found" in err
+    assert "Traceback" not in err

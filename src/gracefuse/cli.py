@@ -177,7 +177,10 @@ def methods() -> None:
             for n, spec in REGISTRY.items() if name in spec.methods
         ]  # fmt: skip
         out.print(f"[bold]{name}[/bold]: {m.summary} ({m.source})", soft_wrap=True)
-        out.print(f"  models: {', '.join(models)}", soft_wrap=True)
+        out.print(
+            f"  models: {', '.join(models) or 'none (an analysis, nothing trained)'}",
+            soft_wrap=True,
+        )
         out.print(f"  recipes: {', '.join(recipes.get(name, [])) or '–'}", soft_wrap=True)
     out.print(
         "(ours): not in the source paper's form. Run one with: gracefuse run RECIPE --out DIR"

@@ -123,8 +123,13 @@ class GroundwaterMethod(Method):
         src = recipe.data
         if isinstance(src, NasaCaliforniaSource) and not Path(src.file).is_file():
             raise InputError(src.file, "file not found", "data.file")
-        if isinstance(src, BasinProductsSource) and not Path(src.folder).is_dir():
-            raise InputError(src.folder, "basin table folder not found", "data.folder")
+        if isinstance(src, BasinProductsSource):
+            if not Path(src.folder).is_dir():
+                raise InputError(src.folder, "basin table folder not found", "data.folder")
+            tables = [*src.products, *src.own_uncertainty.values(), *src.drivers.values()]
+            for f in tables:
+                if not (Path(src.folder) / f).is_file():
+                    raise InputError(Path(src.folder) / f, "table not found", "data")
         if isinstance(src, GridFilesSource):
             for f in [src.twsa, *(c.file for c in src.components.values())]:
                 if not Path(f).is_file():
