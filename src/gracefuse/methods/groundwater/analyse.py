@@ -103,8 +103,8 @@ def run_separation(inputs: GroundwaterInputs, cfg: GroundwaterConfig) -> xr.Data
 
 def area_mean(storage: xr.DataArray, sigma: xr.DataArray | None, inputs) -> xr.Dataset:
     """The storage averaged over the area (grids: area-weighted over land; basins: the
-    median basin's is not a sum, so the mean over basins) and its 1σ (errors taken as fully
-    correlated in space, an upper bound)."""
+    mean over basins) and its 1σ: the mean of the cells' σ (their errors taken as fully
+    correlated in space, an upper bound), or, for a separated grid, :func:`area_sigma`."""
 
     def mean(da):
         if inputs.space == "grid":
@@ -113,8 +113,29 @@ def area_mean(storage: xr.DataArray, sigma: xr.DataArray | None, inputs) -> xr.D
 
     out = xr.Dataset({"storage": mean(storage)})
     if sigma is not None:
-        out["uncertainty"] = mean(sigma)
+        out["uncertainty"] = mean(sigma).assign_attrs(method="mean of the cells' 1σ")
+    if sigma is not None and inputs.space == "grid" and inputs.area_errors:
+        out["uncertainty"] = area_sigma(mean(inputs.twsa), inputs, mean)
     return out
+
+
+def area_sigma(twsa_mean: xr.DataArray, inputs, mean) -> xr.DataArray:
+    """1σ of an area-mean GWSA: TWSA's as the spread of the area mean's STL residual
+    (what trend and seasons leave; Wahr et al. 2006's upper bound of GRACE's error), each
+    store's as its area-mean error (the LSMs' spread of their area means), in quadrature."""
+    stl = stl_components(twsa_mean)
+    resid = stl["resid"].where(~stl["filled"])
+    var = float(resid.std()) ** 2
+    for name in inputs.components:
+        err = inputs.area_errors.get(name)
+        if err is None:  # no area-mean error: the cells' σ taken as fully correlated
+            cell = inputs.component_errors.get(name)
+            err = mean(cell) if isinstance(cell, xr.DataArray) else 0.0
+        var = var + err**2
+    sig = np.sqrt(xr.zeros_like(twsa_mean) + var)
+    return sig.where(np.isfinite(twsa_mean)).assign_attrs(
+        units="mm", method="TWSA: spread of the area mean's STL residual; stores: the "
+        "LSMs' spread of their area means; in quadrature")  # fmt: skip
 
 
 def _window(da: xr.DataArray, cfg: GroundwaterConfig) -> xr.DataArray:

@@ -47,6 +47,8 @@ class GroundwaterInputs:
     own_uncertainty: dict[str, xr.DataArray] = field(default_factory=dict)
     components: dict[str, xr.DataArray] = field(default_factory=dict)
     component_errors: dict[str, object] = field(default_factory=dict)
+    #: 1σ ``(time,)`` of each store's area mean, where known (the spread of several LSMs)
+    area_errors: dict[str, xr.DataArray] = field(default_factory=dict)
     drivers: dict[str, xr.DataArray] = field(default_factory=dict)
     truth: dict[str, xr.DataArray] = field(default_factory=dict)
     reference: dict[str, xr.DataArray] = field(default_factory=dict)

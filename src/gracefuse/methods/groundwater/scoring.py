@@ -62,7 +62,9 @@ def separation_rows(result: GroundwaterResult) -> list[dict]:
             for k, v in grid_scores(est, ref, sig).items():
                 rows.append(_row(model, "gwsa", "grid_median", k, v))
             mean = lambda da: region_mean(da, inp.mask)  # noqa: E731
-            scores = series_scores(mean(est), mean(ref), mean(sig))
+            area_sig = result.area_mean.get("uncertainty") if model == "separation" else None
+            scores = series_scores(mean(est), mean(ref),
+                                   mean(sig) if area_sig is None else area_sig)  # fmt: skip
         else:
             scores = series_scores(est, ref, sig)
         rows += [_row(model, "gwsa", "region", k, v) for k, v in scores.items()]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from gracefuse.data.grid import region_mean
 from gracefuse.data.twin.build import render, solve_lsm_errors
 from gracefuse.data.twin.config import TwinConfig
 from gracefuse.data.twin.forcing import make_forcing
@@ -67,13 +68,16 @@ def load_groundwater_twin(src: GroundwaterTwinSource) -> GroundwaterInputs:
                             name=name, attrs={"units": "mm"})  # fmt: skip
 
     members = _members(src, cfg, world)
-    comps, errs = {}, {}
+    mask = xr.DataArray(m, coords={"lat": world.lat, "lon": world.lon}, dims=("lat", "lon"))
+    comps, errs, area = {}, {}, {}
     for name, keys in STORES.items():
         each = np.stack([baseline_anomaly(np.where(m[None], sum(mb[k] for k in keys), np.nan),
                                           months) for mb in members])  # fmt: skip
         comps[name] = grid(each.mean(0), name)
         if len(members) > 1:
             errs[name] = grid(each.std(0, ddof=1), f"{name}_spread")
+            means = [region_mean(grid(e, name), mask) for e in each]
+            area[name] = xr.concat(means, "member").std("member", ddof=1)
     precip = np.mean([mb["lsm_precip"] for mb in members], axis=0)
     swe = comps["swe"].values
     melt = np.clip(-np.diff(swe, axis=0, prepend=swe[:1]), 0.0, None)
@@ -88,12 +92,11 @@ def load_groundwater_twin(src: GroundwaterTwinSource) -> GroundwaterInputs:
             f"{src.lsm_members} LSMs (forcing-error correlation {src.shared_forcing}, "
             f"parameter log-spread {src.parameter_spread}); GRACE smoothed to "
             f"{cfg.grace_fwhm_deg}° with its stated 1σ")  # fmt: skip
-    mask = xr.DataArray(m, coords={"lat": world.lat, "lon": world.lon}, dims=("lat", "lon"))
     inputs = GroundwaterInputs(
         source=f"groundwater twin seed {src.seed}", space="grid",
         twsa=grid(world.grace["grace"], "twsa"),
         twsa_error=grid(world.grace["uncertainty"], "twsa_uncertainty"),
-        components=comps, component_errors=errs, drivers=drivers, truth=truth,
+        components=comps, component_errors=errs, area_errors=area, drivers=drivers, truth=truth,
         mask=mask, notes=[note],
     )  # fmt: skip
     return keep_months(inputs, slice(GRACE_START, None))
@@ -104,7 +107,8 @@ def keep_months(inputs: GroundwaterInputs, months: slice) -> GroundwaterInputs:
     spin-up; GRACE starts in 2002-04)."""
     cut = lambda da: da.sel(time=months) if "time" in da.dims else da  # noqa: E731
     inputs.twsa, inputs.twsa_error = cut(inputs.twsa), cut(inputs.twsa_error)
-    for d in (inputs.components, inputs.component_errors, inputs.drivers, inputs.truth):
+    for d in (inputs.components, inputs.component_errors, inputs.area_errors, inputs.drivers,
+              inputs.truth):  # fmt: skip
         for k in d:
             d[k] = cut(d[k])
     return inputs
