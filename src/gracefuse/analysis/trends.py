@@ -166,6 +166,23 @@ def gap_filled(da: xr.DataArray) -> xr.DataArray:
     return monthly.reindex(time=months).interpolate_na("time", method="linear")
 
 
+def stl_columns(values: np.ndarray, period: int = 12, robust: bool = True) -> dict:
+    """STL of every column of ``values`` ``(time, n)`` on calendar months (interior gaps
+    already filled), each over its span of valid months: ``trend``, ``seasonal`` and
+    ``resid`` ``(time, n)``, NaN outside that span and for columns with fewer than
+    ``2·period + 1`` months."""
+    out = {k: np.full(values.shape, np.nan) for k in ("trend", "seasonal", "resid")}
+    for k in range(values.shape[1]):
+        ok = np.flatnonzero(np.isfinite(values[:, k]))
+        if len(ok) < 2 * period + 1:
+            continue
+        span = slice(ok[0], ok[-1] + 1)
+        fit = STL(values[span, k], period=period, robust=robust).fit()
+        for name in out:
+            out[name][span, k] = getattr(fit, name)
+    return out
+
+
 def stl_components(da: xr.DataArray, period: int = 12, robust: bool = True) -> xr.Dataset:
     """STL (Cleveland et al. 1990, statsmodels) of a monthly series ``(time,)`` into
     ``trend``, ``seasonal`` and ``resid``; gaps are interpolated first and marked by
@@ -175,10 +192,11 @@ def stl_components(da: xr.DataArray, period: int = 12, robust: bool = True) -> x
     if ok.sum() < 2 * period + 1:
         raise InputError(str(da.name or "series"), f"STL needs at least {2 * period + 1} "
                          f"months, got {int(ok.sum())}", "time")  # fmt: skip
-    sub = full.isel(time=np.flatnonzero(ok)[0] + np.arange(int(ok.sum())))
-    fit = STL(sub.values, period=period, robust=robust).fit()
-    out = xr.Dataset({"trend": ("time", fit.trend), "seasonal": ("time", fit.seasonal),
-                      "resid": ("time", fit.resid)}, coords={"time": sub["time"]})  # fmt: skip
+    span = np.flatnonzero(ok)[0] + np.arange(int(ok.sum()))
+    parts = stl_columns(full.values[:, None], period, robust)
+    sub = full.isel(time=span)
+    out = xr.Dataset({k: ("time", v[span, 0]) for k, v in parts.items()},
+                     coords={"time": sub["time"]})  # fmt: skip
     observed = _on_month_starts(da).reindex(time=sub["time"].values)
     out["filled"] = ("time", ~np.isfinite(observed.values))
     return out

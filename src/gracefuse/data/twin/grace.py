@@ -7,11 +7,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import gaussian_filter
 
 from gracefuse.data.anomalies import GRACE_BASELINE
 from gracefuse.data.grace import GRACE_MISSING_MONTHS
-from gracefuse.data.grid import Box
+from gracefuse.data.grid import Box, smooth_over_land
 from gracefuse.data.twin.geography import bumps, elevation_km, month_rng
 
 
@@ -31,16 +30,6 @@ def baseline_anomaly(a: np.ndarray, months: pd.DatetimeIndex) -> np.ndarray:
     with warnings.catch_warnings():  # ocean cells: all NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         return a - np.nanmean(a[inside], axis=0)
-
-
-def smooth_over_land(field: np.ndarray, mask: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Gaussian smoothing restricted to land (normalised convolution), per time step."""
-    w = gaussian_filter(mask.astype(float), sigma_px, mode="nearest")
-    out = np.empty_like(field)
-    for t in range(field.shape[0]):
-        num = gaussian_filter(np.where(mask, field[t], 0.0), sigma_px, mode="nearest")
-        out[t] = np.where(mask, num / np.maximum(w, 1e-9), np.nan)
-    return out
 
 
 def observe_grace(

@@ -5,12 +5,12 @@ seasons and drivers of the analysed storage (GWSA when separated, else TWSA)."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from statsmodels.tsa.seasonal import STL
 
 from gracefuse.analysis.separation import separate
 from gracefuse.analysis.tch import tch_dataset
@@ -21,12 +21,12 @@ from gracefuse.analysis.trends import (
     hotspots,
     lagged_correlation_values,
     sen_trend,
+    stl_columns,
     stl_components,
     trend_dataset,
 )
 from gracefuse.data.anomalies import month_start
-from gracefuse.data.grid import region_mean
-from gracefuse.data.twin.grace import smooth_over_land
+from gracefuse.data.grid import region_mean, smooth_over_land
 from gracefuse.errors import InputError
 from gracefuse.methods.groundwater.config import GroundwaterConfig, Region
 from gracefuse.methods.groundwater.inputs import GroundwaterInputs
@@ -52,6 +52,7 @@ class GroundwaterResult:
     drivers: pd.DataFrame
     regions: pd.DataFrame
     timings: dict = field(default_factory=dict)
+    table: pd.DataFrame | None = None  # the metrics, once scored
 
 
 def smooth_components(inputs: GroundwaterInputs, fwhm_deg: float) -> None:
@@ -188,20 +189,14 @@ def _stl_or_none(da: xr.DataArray) -> xr.Dataset | None:
 
 
 def stl_parts(da: xr.DataArray, months: pd.DatetimeIndex) -> dict[str, np.ndarray]:
-    """Robust STL of every location of ``da`` on ``months``: ``trend`` and ``seasonal``
-    ``(time, locations)``, gaps interpolated first, NaN where a location has fewer than
-    25 months."""
+    """Robust STL (:func:`stl_columns`) of every location of ``da`` on ``months``:
+    ``trend`` and ``seasonal`` ``(time, locations)``, gaps interpolated first, NaN where a
+    location has fewer than 25 months or does not vary."""
     full = gap_filled(da).reindex(time=months)
     flat = full.transpose("time", ...).values.reshape(len(months), -1)
-    out = {k: np.full(flat.shape, np.nan) for k in ("trend", "seasonal")}
-    for k in range(flat.shape[1]):
-        ok = np.flatnonzero(np.isfinite(flat[:, k]))
-        if len(ok) < 25 or np.ptp(flat[ok, k]) == 0:
-            continue
-        span = slice(ok[0], ok[-1] + 1)
-        fit = STL(flat[span, k], period=12, robust=True).fit()
-        out["trend"][span, k], out["seasonal"][span, k] = fit.trend, fit.seasonal
-    return out
+    with np.errstate(invalid="ignore"):
+        constant = ~(np.nanmax(flat, 0, initial=-np.inf) > np.nanmin(flat, 0, initial=np.inf))
+    return stl_columns(np.where(constant[None], np.nan, flat))
 
 
 def _labels(da: xr.DataArray) -> list[str]:
@@ -261,8 +256,6 @@ def region_rows(storage: xr.DataArray, trends: xr.Dataset, regions: list[Region]
 
 def analyse(inputs: GroundwaterInputs, cfg: GroundwaterConfig) -> GroundwaterResult:
     """Every step that the inputs allow, in order, timed."""
-    import time
-
     timings, t0 = {}, time.perf_counter()
     tch = run_tch(inputs) if inputs.products is not None else None
     timings["tch"] = time.perf_counter() - t0

@@ -19,7 +19,9 @@ import xarray as xr
 from gracefuse.analysis.separation import volume_to_mm
 from gracefuse.data.grace import GRACE_MISSING_MONTHS, open_grace, open_netcdf
 from gracefuse.data.grid import Box, regrid_conservative
+from gracefuse.data.nasa_california import read_nasa_california
 from gracefuse.data.tables import open_basin_table
+from gracefuse.data.units import as_mm
 from gracefuse.errors import InputError
 from gracefuse.methods.groundwater.config import (
     BasinProductsSource,
@@ -60,8 +62,6 @@ class GroundwaterInputs:
 def load_california(src: NasaCaliforniaSource) -> GroundwaterInputs:
     """NASA's series (km³): TWSA and the chosen stores with their errors, NASA's
     groundwater as the reference (converted to mm over the file's area)."""
-    from gracefuse.data.nasa_california import read_nasa_california
-
     ds = read_nasa_california(src.file)
     area = float(ds.attrs["area_km2"])
     missing = [f"{c} (or {c}_error)" for c in src.components
@@ -137,8 +137,6 @@ def load_basin_products(src: BasinProductsSource) -> GroundwaterInputs:
 
 def _component(name: str, comp, grid: xr.DataArray, box) -> tuple[xr.DataArray, object]:
     """One gridded component in mm on TWSA's grid (regridded when its grid differs)."""
-    from gracefuse.data.units import as_mm
-
     ds = open_netcdf(comp.file)
     if comp.variable not in ds:
         raise InputError(comp.file, f"has no variable (found {list(ds.data_vars)})",

@@ -142,17 +142,15 @@ class GroundwaterMethod(Method):
         return analyse(prepared, recipe.groundwater)
 
     def outputs(self, recipe, prepared, fitted: GroundwaterResult) -> MethodOutput:
-        table = long_table(metric_rows(fitted), variable=fitted.analysed)
+        fitted.table = long_table(metric_rows(fitted), variable=fitted.analysed)
         comparison = pd.DataFrame(columns=["model", "baseline", "split", "gain"])
-        info = _info(fitted)
-        return MethodOutput(table, comparison, output_files(fitted), info, fitted,
-                            extras={"table": table})  # fmt: skip
+        return MethodOutput(fitted.table, comparison, output_files(fitted), _info(fitted), fitted)
 
     def report(self, folder: Path, output: MethodOutput) -> None:
         write_groundwater_report(folder, output.result, output.table, output.info)
 
     def console(self, result: GroundwaterResult) -> list:
-        return console_summary(result, long_table(metric_rows(result), result.analysed))
+        return console_summary(result, result.table)
 
 
 __all__ = ["GroundwaterMethod", "load_groundwater_inputs", "output_files"]

@@ -12,6 +12,7 @@ from scipy.stats import spearmanr
 
 from gracefuse.analysis.trends import amplitude_phase, trend_dataset
 from gracefuse.data.grid import region_mean
+from gracefuse.evaluate.metrics import bias, pearson_r, rmse
 from gracefuse.methods.groundwater.analyse import GroundwaterResult
 
 Z95 = 1.959964
@@ -22,29 +23,23 @@ def _row(model, variable, scale, metric, value, split="all") -> dict:
             "metric": metric, "value": float(value)}  # fmt: skip
 
 
-def series_scores(est: xr.DataArray, ref: xr.DataArray, sigma=None) -> dict[str, float]:
-    """r, RMSE, bias (mm) and the 95 % coverage of ``est ± 1.96 σ`` over common months."""
+def scores(est: xr.DataArray, ref: xr.DataArray, sigma=None) -> dict[str, xr.DataArray]:
+    """r, RMSE, bias (mm), months ``n`` and the 95 % coverage of ``est ± 1.96 σ``, over
+    the months both hold, per location (:mod:`gracefuse.evaluate.metrics`)."""
     a, b = xr.align(est, ref)
-    ok = np.isfinite(a.values) & np.isfinite(b.values)
-    x, y = a.values[ok], b.values[ok]
-    out = {"r": np.corrcoef(x, y)[0, 1], "rmse": np.sqrt(np.mean((x - y) ** 2)),
-           "bias": np.mean(x - y), "n": ok.sum()}  # fmt: skip
+    valid = a.notnull() & b.notnull()
+    out = {"r": pearson_r(a, b), "rmse": rmse(a, b), "bias": bias(a, b), "n": valid.sum("time")}
     if sigma is not None:
-        s = xr.align(sigma, a)[0].values[ok]
-        out["coverage95"] = np.mean(np.abs(x - y) <= Z95 * s)
+        covered = (np.abs(a - b) <= Z95 * xr.align(sigma, a)[0]) & valid
+        out["coverage95"] = covered.sum("time") / out["n"]
     return out
 
 
-def grid_scores(est: xr.DataArray, ref: xr.DataArray, sigma=None) -> dict[str, float]:
-    """The median over cells of each cell's :func:`series_scores`."""
-    space = [d for d in est.dims if d != "time"]
-    ok = np.isfinite(est).any("time") & np.isfinite(ref).any("time")
-    cells = []
-    for idx in zip(*np.nonzero(ok.transpose(*space).values), strict=True):
-        sel = dict(zip(space, idx, strict=True))
-        s = sigma.isel(sel) if sigma is not None else None
-        cells.append(series_scores(est.isel(sel), ref.isel(sel), s))
-    return {k: float(np.median([c[k] for c in cells])) for k in cells[0]}
+def median_scores(est: xr.DataArray, ref: xr.DataArray, sigma=None) -> dict[str, float]:
+    """The median over locations of each location's :func:`scores`."""
+    per_cell = scores(est, ref, sigma)
+    held = per_cell["n"] > 0
+    return {k: float(v.where(held).median()) for k, v in per_cell.items()}
 
 
 def separation_rows(result: GroundwaterResult) -> list[dict]:
@@ -59,15 +54,14 @@ def separation_rows(result: GroundwaterResult) -> list[dict]:
     rows = []
     for model, (est, sig) in runs.items():
         if inp.space == "grid":
-            for k, v in grid_scores(est, ref, sig).items():
+            for k, v in median_scores(est, ref, sig).items():
                 rows.append(_row(model, "gwsa", "grid_median", k, v))
             mean = lambda da: region_mean(da, inp.mask)  # noqa: E731
             area_sig = result.area_mean.get("uncertainty") if model == "separation" else None
-            scores = series_scores(mean(est), mean(ref),
-                                   mean(sig) if area_sig is None else area_sig)  # fmt: skip
+            region = scores(mean(est), mean(ref), mean(sig) if area_sig is None else area_sig)
         else:
-            scores = series_scores(est, ref, sig)
-        rows += [_row(model, "gwsa", "region", k, v) for k, v in scores.items()]
+            region = scores(est, ref, sig)
+        rows += [_row(model, "gwsa", "region", k, v) for k, v in region.items()]
     if "gwsa_uncertainty" in inp.reference:
         nasa = inp.reference["gwsa_uncertainty"]
         a, b = xr.align(sep["gwsa_uncertainty"], nasa)
@@ -98,11 +92,12 @@ def trend_rows(result: GroundwaterResult) -> list[dict]:
             rows.append(_row("trend", var, str(r.region), k, r[k]))
     truth = result.inputs.truth
     if "gwsa" in truth and result.separation is not None:
-        true_tr = trend_dataset(truth["gwsa"].sel(time=result.storage.time))
-        for model, est in (("separation", result.storage), ("twsa_only", result.separation.twsa)):
-            t = trend_dataset(est)["slope"]
+        window = slice(*result.trends.attrs["period"].split(".."))  # what the trends cover
+        true_slope = trend_dataset(truth["gwsa"].sel(time=window))["slope"]
+        twsa_slope = trend_dataset(result.separation["twsa"].sel(time=window))["slope"]
+        for model, slope in (("separation", result.trends["slope"]), ("twsa_only", twsa_slope)):
             rows.append(_row(model, "gwsa", "grid", "trend_rmse",
-                             np.sqrt(((t - true_tr.slope) ** 2).mean())))  # fmt: skip
+                             np.sqrt(((slope - true_slope) ** 2).mean())))  # fmt: skip
         region = truth.get("depletion_region")
         if region is not None and "hotspot" in result.trends:
             hot = result.trends["hotspot"].values
@@ -180,8 +175,3 @@ def metric_rows(result: GroundwaterResult) -> list[dict]:
     rows += driver_rows(result.drivers)
     rows += [_row("groundwater", "", "model", f"seconds_{k}", v) for k, v in result.timings.items()]
     return [r for r in rows if np.isfinite(r["value"])]
-
-
-def summary_table(result: GroundwaterResult) -> pd.DataFrame:
-    """The rows of :func:`metric_rows` as a DataFrame."""
-    return pd.DataFrame(metric_rows(result))
