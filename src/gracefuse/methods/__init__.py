@@ -1,8 +1,10 @@
 """Method families, one folder each, registered by name: ``fusion`` (Sun et al. 2019) and
-``reconstruction`` (Yu et al. 2021), ``hybrid`` (Kraft et al. 2020), ``groundwater`` (Liang et al. 2025). ``gracefuse methods`` lists them."""
+``reconstruction`` (Yu et al. 2021), ``hybrid`` (Kraft et al. 2020), ``groundwater`` (Liang et al. 2025) and ``downscaling``
+(Liang et al. 2025; Ibrahim et al. 2026). ``gracefuse methods`` lists them."""
 
 from gracefuse.evaluate.table import METRIC_COLUMNS, long_table
 from gracefuse.methods import (  # noqa: F401  (register the families)
+    downscaling,
     fusion,
     groundwater,
     hybrid,

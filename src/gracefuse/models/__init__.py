@@ -8,10 +8,11 @@ Importing this package imports every architecture module, which fills
 from __future__ import annotations
 
 # isort: off
-# the fusion architectures first, then the reconstruction ones, then the hybrid ones (the registry keeps this order)
+# the fusion architectures first, then the reconstruction ones, then the hybrid and downscaling ones (the registry keeps this order)
 from gracefuse.models import segnet, unet, vgg  # noqa: F401
 from gracefuse.models import dcae, convlstm  # noqa: F401
 from gracefuse.models import hybrid  # noqa: F401
+from gracefuse.models import gnnwr  # noqa: F401
 
 # isort: on
 from gracefuse.models.blocks import count_parameters

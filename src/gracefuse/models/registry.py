@@ -28,8 +28,9 @@ class ModelSpec:
     Attributes
     ----------
     inputs
-        ``"image"`` (``(B, C, H, W)``), ``"sequence"`` (``(B, T, C, H, W)``) or ``"series"``
-        (lumped ``(B, T, F)`` series of the hybrid family).
+        ``"image"`` (``(B, C, H, W)``), ``"sequence"`` (``(B, T, C, H, W)``), ``"series"``
+        (lumped ``(B, T, F)`` series of the hybrid family) or ``"points"`` (``(B, P)``
+        predictors at points, the downscaling family's weighted regressions).
     heads
         Heads it can carry (``"point"``, ``"gaussian"``).
     methods
@@ -136,6 +137,11 @@ def build_model(
         raise ValueError(
             f"{name} is a sequence model of the {'/'.join(spec.methods)} family; it is built by "
             "gracefuse.methods.hybrid.train.build_hybrid_model, not from images"
+        )
+    if spec.inputs == "points":
+        raise ValueError(
+            f"{name} is a point regression of the {'/'.join(spec.methods)} family; it is built "
+            "by gracefuse.methods.downscaling, not from images"
         )
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")

@@ -1,0 +1,58 @@
+"""The baselines every downscaler must beat: nearest neighbour, bilinear interpolation and
+a regression-kriging-style random forest (trained on coarse cells with their averaged
+covariates, applied to the fine ones, its coarse residual spread back)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import RandomForestRegressor
+
+from gracefuse.methods.downscaling.conservation import bilinear
+from gracefuse.methods.downscaling.problem import DownscalingProblem, upsample
+
+
+def nearest(problem: DownscalingProblem) -> np.ndarray:
+    """Each fine cell takes its coarse cell's value."""
+    return np.where(problem.land, upsample(problem.coarse, problem.factor), np.nan)
+
+
+def bilinear_field(problem: DownscalingProblem) -> np.ndarray:
+    """The coarse field interpolated bilinearly to the fine cells."""
+    return np.where(problem.land, bilinear(problem.coarse, problem.factor), np.nan)
+
+
+def coarse_samples(problem: DownscalingProblem, splits: tuple[str, ...] = ("train",)):
+    """``(x, y, (t, i, j))`` of the coarse cells with a coarse value in ``splits`` months:
+    predictors averaged over each cell's land, the coarse GWSA, and where each sample is."""
+    xc = problem.coarse_features()
+    keep = np.isin(problem.split, splits)[:, None, None] & np.isfinite(problem.coarse)
+    keep &= np.isfinite(xc).all(-1)
+    t, i, j = np.nonzero(keep)
+    return xc[t, i, j], problem.coarse[t, i, j], (t, i, j)
+
+
+def random_forest(problem: DownscalingProblem, trees: int = 100, max_samples: int = 20000,
+                  seed: int = 0) -> tuple[np.ndarray, RandomForestRegressor]:  # fmt: skip
+    """A random forest of the coarse GWSA on the averaged covariates (training months),
+    applied to every fine cell and month (before the coarse residual is spread back).
+
+    Returns the ``(T, Y, X)`` fine prediction and the fitted forest (for SHAP)."""
+    x, y, _ = coarse_samples(problem)
+    rng = np.random.default_rng(seed)
+    if len(y) > max_samples:
+        pick = rng.choice(len(y), max_samples, replace=False)
+        x, y = x[pick], y[pick]
+    forest = RandomForestRegressor(n_estimators=trees, min_samples_leaf=3, max_features=0.5,
+                                   n_jobs=-1, random_state=seed).fit(x, y)  # fmt: skip
+    return predict_fine(problem, forest.predict), forest
+
+
+def predict_fine(problem: DownscalingProblem, predict, chunk: int = 200_000) -> np.ndarray:
+    """``predict(x (n, P)) → (n,)`` over every fine land cell and month, ``(T, Y, X)``."""
+    f = problem.features
+    out = np.full(f.shape[:3], np.nan, dtype=np.float64)
+    t, i, j = np.nonzero(np.broadcast_to(problem.land, f.shape[:3]))
+    for a in range(0, len(t), chunk):
+        s = slice(a, a + chunk)
+        out[t[s], i[s], j[s]] = predict(f[t[s], i[s], j[s]])
+    return out

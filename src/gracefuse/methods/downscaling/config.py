@@ -1,0 +1,85 @@
+"""The downscaling recipe (Liang et al. 2025; Ibrahim et al. 2026): ``[data]`` (the fine
+twin world), ``[downscaling]`` (months, predictors, proximity, correction, intervals),
+``[train]`` and ``[[models]]``. The baselines (``nearest``, ``bilinear``,
+``random_forest``) always run."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from gracefuse.config import ModelConfig, Month, RecipeBase, _Strict
+from gracefuse.data.twin.fine_world import COVARIATES
+
+#: the baselines every downscaling run scores
+BASELINES = ("nearest", "bilinear", "random_forest")
+
+
+class DownscalingTwinSource(_Strict):
+    """The fine twin world (:func:`gracefuse.data.twin.fine_world.make_fine_world`): fine
+    covariates and a coarse GRACE-like GWSA; fine truth scores and, on the validation
+    months only, calibrates the intervals."""
+
+    kind: Literal["downscaling_twin"] = "downscaling_twin"
+    size: int = Field(16, ge=4, le=64, description="coarse cells per side")
+    factor: int = Field(4, ge=2, le=10, description="fine cells per coarse cell and side")
+    cell_deg: float = Field(0.5, gt=0, le=5, description="coarse cell size, degrees")
+    seed: int = Field(0, ge=0)
+    start: Month = "2002-01"
+    end: Month = "2016-12"
+    noise_mm: float = Field(10.0, ge=0, description="1σ of the coarse GWSA's noise")
+
+
+class DownscalingConfig(_Strict):
+    """Months, predictors and settings shared by every downscaler."""
+
+    train_end: Month = Field("2012-12", description="last training month")
+    validation_end: Month = Field(
+        "2013-12", description="months after train_end up to here early-stop the networks "
+        "and calibrate the intervals; later months are the test"
+    )  # fmt: skip
+    covariates: list[str] = Field(
+        list(COVARIATES), min_length=1, description="fine covariates the downscalers use"
+    )
+    anomalies: bool = Field(
+        True, description="dynamic covariates as anomalies about each cell's mean over the "
+        "training months (GWSA is an anomaly)"
+    )  # fmt: skip
+    lags: list[int] = Field(
+        [3, 12, 36], description="trailing means (months) of each dynamic covariate, besides "
+        "the month's own value"
+    )  # fmt: skip
+    k_space: int = Field(16, ge=1, le=256, description="nearest training locations (KD-tree)")
+    k_time: int = Field(12, ge=1, le=120, description="nearest training months (GTNNWR)")
+    hidden: list[int] = Field([128, 64, 32], min_length=1, description="weighting network")
+    correction: bool = Field(
+        True, description="add the coarse residual back so that every fine field averages "
+        "to the coarse input exactly (its size is reported)"
+    )  # fmt: skip
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="1 − level of the intervals")
+    forest_trees: int = Field(100, ge=10, le=2000)
+    forest_samples: int = Field(20000, ge=1000, description="training points of the forest")
+
+    @model_validator(mode="after")
+    def _order(self) -> DownscalingConfig:
+        if not self.train_end < self.validation_end:
+            raise ValueError("train_end must come before validation_end")
+        unknown = [c for c in self.covariates if c not in COVARIATES]
+        if unknown:
+            raise ValueError(f"covariates: unknown {unknown}; choose among {list(COVARIATES)}")
+        return self
+
+
+class DownscalingRecipe(RecipeBase):
+    """A downscaling experiment: coarse GWSA to a fine grid with GNNWR/GTNNWR against
+    nearest neighbour, bilinear interpolation and a random forest with residual
+    correction."""
+
+    name: str = "downscaling"
+    method: Literal["downscaling"] = "downscaling"
+    data: DownscalingTwinSource
+    downscaling: DownscalingConfig = Field(default_factory=DownscalingConfig)
+    models: list[ModelConfig] = Field(
+        default_factory=lambda: [ModelConfig(name=n, dropout=0.1) for n in ("gnnwr", "gtnnwr")]
+    )

@@ -1,0 +1,178 @@
+"""One problem set-up for every downscaler: a coarse GWSA field, fine covariates, the fine
+grid and its land, the months of each split, and fine truth where it exists.
+
+Arrays inside are NumPy ``(time, lat, lon)``; xarray is at the boundaries. The fine grid
+nests in the coarse one: ``factor`` fine cells per coarse cell and side.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from gracefuse.data.grid import cell_area
+from gracefuse.data.twin.fine_world import STATIC, make_fine_world
+from gracefuse.errors import InputError
+from gracefuse.methods.downscaling.config import DownscalingConfig, DownscalingTwinSource
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class DownscalingProblem:
+    """Everything a downscaler may use, and the truth it is scored against.
+
+    Attributes
+    ----------
+    coarse
+        ``(T, Yc, Xc)`` coarse GWSA (mm), NaN off land or where unobserved.
+    coarse_sigma
+        1σ of the coarse field's error (mm).
+    features
+        ``(T, Y, X, P)`` fine predictors (covariates and their trailing means), float32.
+    names
+        The ``P`` predictor names.
+    land
+        ``(Y, X)`` fine land mask.
+    factor
+        Fine cells per coarse cell and side.
+    months
+        The ``T`` months; ``split`` the split of each (:data:`SPLITS`).
+    lat, lon, lat_coarse, lon_coarse
+        Cell centres (degrees).
+    truth
+        ``(T, Y, X)`` fine GWSA (mm) for scoring (and calibration on validation months).
+    """
+
+    coarse: np.ndarray
+    coarse_sigma: float
+    features: np.ndarray
+    names: list[str]
+    land: np.ndarray
+    factor: int
+    months: pd.DatetimeIndex
+    split: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    lat_coarse: np.ndarray
+    lon_coarse: np.ndarray
+    truth: np.ndarray | None = None
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(Y, X)`` cell areas (km²) on land, 0 elsewhere: the block-mean weights."""
+        return np.where(self.land, cell_area(self.lat, self.lon).values, 0.0)
+
+    def months_of(self, split: str) -> np.ndarray:
+        """Boolean ``(T,)`` mask of the months of ``split``."""
+        return self.split == split
+
+    def coarse_features(self) -> np.ndarray:
+        """``(T, Yc, Xc, P)`` the predictors averaged over each coarse cell's land."""
+        return block_mean(np.moveaxis(self.features, -1, 1), self.weights, self.factor).transpose(
+            0, 2, 3, 1
+        )
+
+
+def block_mean(fine: np.ndarray, weights: np.ndarray, factor: int) -> np.ndarray:
+    """Area-weighted means over ``factor × factor`` blocks of the last two axes (NaN-aware).
+
+    Examples
+    --------
+    >>> block_mean(np.arange(16.0).reshape(4, 4), np.ones((4, 4)), 2)
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    *lead, ny, nx = fine.shape
+    w = np.where(np.isfinite(fine), weights, 0.0)
+    v = np.where(w > 0, fine, 0.0)
+    shape = (*lead, ny // factor, factor, nx // factor, factor)
+    num = (v * w).reshape(shape).sum((-1, -3))
+    den = w.reshape(shape).sum((-1, -3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def upsample(coarse: np.ndarray, factor: int) -> np.ndarray:
+    """Each coarse value repeated over its ``factor × factor`` fine cells (nearest)."""
+    return np.repeat(np.repeat(coarse, factor, axis=-2), factor, axis=-1)
+
+
+def trailing_mean(a: np.ndarray, months: int) -> np.ndarray:
+    """Mean of the last ``months`` months (this one included) along axis 0; shorter at the
+    start of the record.
+
+    Examples
+    --------
+    >>> trailing_mean(np.arange(4.0), 2)
+    array([0. , 0.5, 1.5, 2.5])
+    """
+    c = np.cumsum(np.nan_to_num(a), axis=0)
+    shifted = np.concatenate([np.zeros_like(c[:months]), c[:-months]])[: len(a)]
+    n = np.minimum(np.arange(1, len(a) + 1), months).reshape((-1,) + (1,) * (a.ndim - 1))
+    return (c - shifted) / n
+
+
+def feature_stack(fields: xr.Dataset, names: list[str], lags: list[int], where: str,
+                  reference: np.ndarray | None = None):  # fmt: skip
+    """``(T, Y, X, P)`` predictors and their names: each covariate, and for dynamic ones
+    their trailing means over ``lags`` months. Statics are repeated over time.
+
+    With ``reference`` (a ``(T,)`` mask of months), each dynamic covariate is first made an
+    anomaly about its own mean over those months, cell by cell (GWSA is an anomaly too)."""
+    t = fields.sizes["time"]
+    cols, labels = [], []
+    for name in names:
+        if name not in fields:
+            raise InputError(where, f"covariate {name!r} is missing", "downscaling.covariates")
+        v = fields[name].values.astype(np.float64)
+        if name in STATIC or "time" not in fields[name].dims:
+            cols.append(np.broadcast_to(v, (t, *v.shape)))
+            labels.append(name)
+            continue
+        if reference is not None:
+            with warnings.catch_warnings():  # cells off land are NaN throughout
+                warnings.simplefilter("ignore", RuntimeWarning)
+                v = v - np.nanmean(v[reference], axis=0)
+        cols.append(v)
+        labels.append(name)
+        for lag in lags:
+            cols.append(trailing_mean(v, lag))
+            labels.append(f"{name}_mean{lag}")
+    return np.stack(cols, axis=-1).astype(np.float32), labels
+
+
+def month_split(months: pd.DatetimeIndex, cfg: DownscalingConfig) -> np.ndarray:
+    """``"train"``, ``"validation"`` or ``"test"`` per month."""
+    ym = months.strftime("%Y-%m")
+    split = np.where(ym <= cfg.train_end, "train",
+                     np.where(ym <= cfg.validation_end, "validation", "test"))  # fmt: skip
+    for s in SPLITS:
+        if not (split == s).any():
+            raise InputError("[downscaling]", f"no {s} months in {ym[0]}..{ym[-1]}",
+                             "downscaling.train_end")  # fmt: skip
+    return split
+
+
+def load_twin_problem(src: DownscalingTwinSource, cfg: DownscalingConfig) -> DownscalingProblem:
+    """The fine twin world as a downscaling problem (truth kept for scoring)."""
+    world = make_fine_world(size=src.size, factor=src.factor, seed=src.seed, start=src.start,
+                            end=src.end, cell_deg=src.cell_deg, noise_mm=src.noise_mm)  # fmt: skip
+    months = pd.DatetimeIndex(world["time"].values)
+    split = month_split(months, cfg)
+    reference = split == "train" if cfg.anomalies else None
+    feats, names = feature_stack(world, cfg.covariates, cfg.lags, "twin", reference)
+    return DownscalingProblem(
+        coarse=world["gwsa"].values, coarse_sigma=float(world["gwsa_sigma"]),
+        features=feats, names=names, land=world["land_mask"].values, factor=src.factor,
+        months=months, split=split, lat=world["lat"].values,
+        lon=world["lon"].values, lat_coarse=world["lat_coarse"].values,
+        lon_coarse=world["lon_coarse"].values, truth=world["gwsa_true"].values,
+        source=f"fine twin world (seed {src.seed}, {src.size}² coarse × {src.factor}²)",
+    )  # fmt: skip

@@ -1,0 +1,97 @@
+"""Figures and report of a downscaling run: coarse input, truth and every method's fine map
+side by side; error maps; a reliability diagram of the intervals; test scores."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from gracefuse.evaluate.intervals import conformal_quantile
+from gracefuse.io import write_text
+from gracefuse.methods.downscaling.scoring import interval_scale, reliability
+from gracefuse.report.htmlpage import figure_html, page, table_html
+
+
+def _panel(ax, lat, lon, values, title, vmin, vmax, cmap="RdBu_r"):
+    im = ax.pcolormesh(lon, lat, values, cmap=cmap, vmin=vmin, vmax=vmax, shading="auto")
+    ax.set_title(title, fontsize=8)
+    ax.set_aspect("equal")
+    ax.tick_params(labelsize=6)
+    return im
+
+
+def maps_figure(result, path: Path) -> Path:
+    """The last test month: coarse input, fine truth (twin) and each method."""
+    p = result.problem
+    k = int(np.nonzero(p.months_of("test"))[0][-1])
+    panels = [("coarse input", p.lat_coarse, p.lon_coarse, p.coarse[k])]
+    if p.truth is not None:
+        panels.append(("fine truth", p.lat, p.lon, p.truth[k]))
+    panels += [(m, p.lat, p.lon, f["gwsa"][k]) for m, f in result.fields.items()]
+    lim = np.nanpercentile(np.abs(panels[0][3]), 98) * 1.3
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.9), squeeze=False)
+    for ax, (title, lat, lon, v) in zip(axes[0], panels, strict=True):
+        im = _panel(ax, lat, lon, v, title, -lim, lim)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="GWSA (mm)")
+    fig.suptitle(f"{p.months[k]:%Y-%m}", fontsize=9)
+    return _save(fig, path)
+
+
+def error_figure(result, path: Path) -> Path:
+    """Mean absolute error per fine cell over the test months, per method."""
+    p = result.problem
+    test = p.months_of("test")
+    maes = {m: np.nanmean(np.abs(f["gwsa"][test] - p.truth[test]), 0)
+            for m, f in result.fields.items()}  # fmt: skip
+    vmax = np.nanpercentile(maes["nearest"], 98)
+    fig, axes = plt.subplots(1, len(maes), figsize=(2.6 * len(maes), 2.9), squeeze=False)
+    for ax, (m, v) in zip(axes[0], maes.items(), strict=True):
+        im = _panel(ax, p.lat, p.lon, v, f"{m}: {np.nanmean(v):.1f} mm", 0, vmax, "magma_r")
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="MAE over test months (mm)")
+    return _save(fig, path)
+
+
+def reliability_figure(result, path: Path) -> Path:
+    """Observed against nominal coverage on the test months (calibrated on validation)."""
+    p = result.problem
+    test, cal = p.months_of("test"), p.months_of("validation")
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    ax.plot([0.5, 1], [0.5, 1], color="k", lw=0.8, ls="--")
+    for m, f in result.fields.items():
+        scale = interval_scale(p, f["gwsa"])
+        q = conformal_quantile(np.abs(f["gwsa"][cal] - p.truth[cal]) / scale[cal])
+        pts = reliability(f["gwsa"][test], p.truth[test], scale[test], q)
+        ax.plot(*zip(*pts, strict=True), marker="o", ms=3, label=m)
+    ax.set_xlabel("nominal coverage")
+    ax.set_ylabel("observed coverage (test months)")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    from gracefuse.report.figures import save
+
+    return save(fig, path)
+
+
+def _scores(table: pd.DataFrame) -> pd.DataFrame:
+    t = table[table.split == "test"]
+    return t.pivot_table(index="model", columns="metric", values="value", sort=False)
+
+
+def write_downscaling_report(folder: Path, result, table: pd.DataFrame, info: dict) -> Path:
+    """Figures and ``report.html``."""
+    figs = [(maps_figure(result, folder / "maps.png"), "coarse input, truth and each method")]
+    if result.problem.truth is not None:
+        figs.append((error_figure(result, folder / "errors.png"), "error maps (test months)"))
+        figs.append((reliability_figure(result, folder / "reliability.png"),
+                     "reliability of the intervals on the test months"))  # fmt: skip
+    sections = [("", f"<p class='note'>{html.escape(info.get('source', ''))}</p>"),
+                ("Test scores", table_html(_scores(table)))]  # fmt: skip
+    sections += [("", figure_html(p, c)) for p, c in figs]
+    return write_text(folder / "report.html", page("gracefuse downscaling run", sections))

@@ -1,0 +1,143 @@
+"""Training and applying GNNWR and GTNNWR (:mod:`gracefuse.models.gnnwr`) as Liang et al.
+(2025) do: fitted on coarse cells (covariates averaged over each cell), applied to the
+fine cells, through the shared training loop (checkpoints, resume, early stop on the
+validation months)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gracefuse.config import ModelConfig, TrainConfig
+from gracefuse.datasets.arrays import ArrayDataset
+from gracefuse.methods.downscaling.baselines import coarse_samples, predict_fine
+from gracefuse.methods.downscaling.config import DownscalingConfig
+from gracefuse.methods.downscaling.problem import DownscalingProblem
+from gracefuse.models.gnnwr import WeightedRegression, knn_proximity, ols, unit_vectors
+from gracefuse.training.loop import choose_device, fit, seed_everything
+from gracefuse.training.losses import MaskedMSE
+
+
+@dataclass
+class Proximity:
+    """Where the training points are, and how a new point finds its nearest ones."""
+
+    space_anchors: np.ndarray  # (m, 3) unit vectors of the coarse land cells
+    cell_of: np.ndarray  # (Yc, Xc) → anchor index, −1 off land
+    time_anchors: np.ndarray  # (n_t, 1) month numbers of the training months
+    k_space: int
+    k_time: int
+    space_bandwidth: float | None = None
+    time_bandwidth: float | None = None
+
+    def space(self, lat: np.ndarray, lon: np.ndarray):
+        idx, w, h = knn_proximity(unit_vectors(lat, lon), self.space_anchors, self.k_space,
+                                  self.space_bandwidth)  # fmt: skip
+        self.space_bandwidth = h
+        return idx, w
+
+    def time(self, month_number: np.ndarray):
+        idx, w, h = knn_proximity(month_number[:, None].astype(float), self.time_anchors,
+                                  self.k_time, self.time_bandwidth)  # fmt: skip
+        self.time_bandwidth = h
+        return idx, w
+
+
+def make_proximity(problem: DownscalingProblem, cfg: DownscalingConfig) -> Proximity:
+    """Anchors: every coarse land cell, and every training month."""
+    land_c = np.isfinite(problem.coarse).any(0)
+    ii, jj = np.nonzero(land_c)
+    cell_of = np.full(land_c.shape, -1)
+    cell_of[ii, jj] = np.arange(len(ii))
+    anchors = unit_vectors(problem.lat_coarse[ii], problem.lon_coarse[jj])
+    months = np.nonzero(problem.months_of("train"))[0].astype(float)[:, None]
+    return Proximity(anchors, cell_of, months, cfg.k_space, cfg.k_time)
+
+
+@dataclass
+class Standardiser:
+    """Predictors and target on the scale of the coarse training samples."""
+
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    y_mean: float
+    y_std: float
+
+    def x(self, x: np.ndarray) -> np.ndarray:
+        z = (x - self.x_mean) / self.x_std
+        return np.concatenate([np.ones((len(z), 1), np.float32), z], 1).astype(np.float32)
+
+
+def _arrays(problem, prox: Proximity, std: Standardiser, splits, temporal: bool):
+    x, y, (t, i, j) = coarse_samples(problem, splits)
+    sidx, sw = prox.space(problem.lat_coarse[i], problem.lon_coarse[j])
+    arrays = {"x": std.x(x), "y": ((y - std.y_mean) / std.y_std).astype(np.float32),
+              "space_idx": sidx, "space_w": sw}  # fmt: skip
+    if temporal:
+        arrays["time_idx"], arrays["time_w"] = prox.time(t)
+    return arrays, t
+
+
+def fit_weighted(name: str, mc: ModelConfig, problem: DownscalingProblem,
+                 cfg: DownscalingConfig, train: TrainConfig, folder: Path,
+                 progress: bool) -> tuple[np.ndarray, dict]:  # fmt: skip
+    """Fit ``gnnwr`` or ``gtnnwr`` on the coarse cells and predict every fine cell.
+
+    Returns the ``(T, Y, X)`` fine prediction (mm, before the mass correction) and facts
+    (epochs, seconds, the OLS coefficients, the bandwidths)."""
+    temporal = name == "gtnnwr"
+    seed_everything(train.seed)
+    x, y, _ = coarse_samples(problem, ("train",))
+    std = Standardiser(x.mean(0), x.std(0) + 1e-6, float(y.mean()), float(y.std() + 1e-6))
+    prox = make_proximity(problem, cfg)
+    arrays, t = _arrays(problem, prox, std, ("train", "validation"), temporal)
+    beta = ols(arrays["x"][problem.split[t] == "train"], arrays["y"][problem.split[t] == "train"])
+    model = WeightedRegression(torch.as_tensor(beta), len(prox.space_anchors),
+                               len(prox.time_anchors) if temporal else 0,
+                               tuple(cfg.hidden), mc.dropout)  # fmt: skip
+    model.to(choose_device(train.device))
+    data = ArrayDataset(**arrays)
+    train_idx = np.nonzero(problem.split[t] == "train")[0]
+    val_idx = np.nonzero(problem.split[t] == "validation")[0]
+    result = fit(model, data, train_idx, val_idx, MaskedMSE(), train,
+                 folder / "checkpoints" / name, epochs=mc.epochs, label=name,
+                 progress=progress)  # fmt: skip
+    pred = predict_weighted(model, problem, prox, std, temporal)
+    facts = {"epochs": result.epochs_run, "best_epoch": result.best_epoch,
+             "seconds": round(result.seconds, 1), "ols_beta": beta.round(4).tolist(),
+             "space_bandwidth": prox.space_bandwidth, "time_bandwidth": prox.time_bandwidth}  # fmt: skip
+    return pred, facts
+
+
+def predict_weighted(model: WeightedRegression, problem: DownscalingProblem, prox: Proximity,
+                     std: Standardiser, temporal: bool, chunk: int = 65536) -> np.ndarray:  # fmt: skip
+    """The model at every fine land cell and month: each cell's spatial neighbours are
+    found once, each month's temporal ones once; a batch gathers them."""
+    ny, nx = problem.land.shape
+    yy, xx = np.meshgrid(problem.lat, problem.lon, indexing="ij")
+    sidx, sw = prox.space(yy.ravel(), xx.ravel())
+    tidx, tw = prox.time(np.arange(len(problem.months))) if temporal else (None, None)
+    device = next(model.parameters()).device
+    model.eval()
+
+    def predict(batch_x: np.ndarray, cells: np.ndarray, months: np.ndarray) -> np.ndarray:
+        b = {"x": std.x(batch_x), "space_idx": sidx[cells], "space_w": sw[cells]}
+        if temporal:
+            b["time_idx"], b["time_w"] = tidx[months], tw[months]
+        with torch.no_grad():
+            out = model({k: torch.as_tensor(v, device=device) for k, v in b.items()})
+        return out["y_hat"].cpu().numpy() * std.y_std + std.y_mean
+
+    f = problem.features
+    out = np.full(f.shape[:3], np.nan)
+    t, i, j = np.nonzero(np.broadcast_to(problem.land, f.shape[:3]))
+    for a in range(0, len(t), chunk):
+        s = slice(a, a + chunk)
+        out[t[s], i[s], j[s]] = predict(f[t[s], i[s], j[s]], i[s] * nx + j[s], t[s])
+    return out
+
+
+__all__ = ["fit_weighted", "predict_fine", "predict_weighted"]
