@@ -18,7 +18,7 @@ from gracefuse.runner import run_recipe
 TWIN_RECIPES = [
     name for name, path in sorted(builtin_recipes().items())
     if tomllib.loads(path.read_text())["data"]["kind"] in ("twin", "hybrid_twin",
-                                                           "groundwater_twin")
+                                                           "groundwater_twin", "downscaling_twin")
 ]  # fmt: skip
 
 
@@ -27,6 +27,11 @@ def shrunk(name: str):
     raw = load_recipe(name).model_dump(mode="json")
     if raw["method"] == "groundwater":
         raw["data"] |= {"size": 8}
+        return parse_recipe(raw, name)
+    if raw["method"] == "downscaling":
+        raw["data"] |= {"size": 6, "factor": 2, "start": "2010-01", "end": "2014-12"}
+        raw["downscaling"] |= {"hidden": [8, 4], "forest_trees": 10}
+        raw["train"] |= {"epochs": 1}
         return parse_recipe(raw, name)
     if raw["method"] == "hybrid":
         raw["data"] |= {"size": 8}
@@ -72,6 +77,7 @@ def test_every_builtin_twin_recipe_runs_end_to_end(name, tmp_path):
     variables = {
         "hybrid": {"twsa", "et", "q", "swe", "gw", "cwd"},
         "groundwater": {"gwsa", "gwsa_uncertainty", "precipitation", "soil_moisture", "snowmelt"},
+        "downscaling": {"gwsa"},
     }.get(recipe.method, {"twsa"})
     assert set(scored.variable) - {"frac_fast", "frac_soil", "frac_gw", "frac_et_soil"} <= variables
     assert set(scored.variable) >= variables - {"gwsa_uncertainty"}

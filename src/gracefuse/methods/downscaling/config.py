@@ -47,8 +47,8 @@ class DownscalingConfig(_Strict):
         "training months (GWSA is an anomaly)"
     )  # fmt: skip
     lags: list[int] = Field(
-        [3, 12, 36], description="trailing means (months) of each dynamic covariate, besides "
-        "the month's own value"
+        [1, 3, 12, 36], min_length=1, description="trailing means (months) of each dynamic "
+        "covariate; 1 is the month's own value"
     )  # fmt: skip
     k_space: int = Field(16, ge=1, le=256, description="nearest training locations (KD-tree)")
     k_time: int = Field(12, ge=1, le=120, description="nearest training months (GTNNWR)")

@@ -121,8 +121,9 @@ def trailing_mean(a: np.ndarray, months: int) -> np.ndarray:
 
 def feature_stack(fields: xr.Dataset, names: list[str], lags: list[int], where: str,
                   reference: np.ndarray | None = None):  # fmt: skip
-    """``(T, Y, X, P)`` predictors and their names: each covariate, and for dynamic ones
-    their trailing means over ``lags`` months. Statics are repeated over time.
+    """``(T, Y, X, P)`` predictors and their names: each static covariate (repeated over
+    time), and each dynamic one as its trailing means over ``lags`` months (1: the month's
+    own value).
 
     With ``reference`` (a ``(T,)`` mask of months), each dynamic covariate is first made an
     anomaly about its own mean over those months, cell by cell (GWSA is an anomaly too)."""
@@ -140,11 +141,9 @@ def feature_stack(fields: xr.Dataset, names: list[str], lags: list[int], where: 
             with warnings.catch_warnings():  # cells off land are NaN throughout
                 warnings.simplefilter("ignore", RuntimeWarning)
                 v = v - np.nanmean(v[reference], axis=0)
-        cols.append(v)
-        labels.append(name)
         for lag in lags:
-            cols.append(trailing_mean(v, lag))
-            labels.append(f"{name}_mean{lag}")
+            cols.append(v if lag == 1 else trailing_mean(v, lag))
+            labels.append(name if lag == 1 else f"{name}_mean{lag}")
     return np.stack(cols, axis=-1).astype(np.float32), labels
 
 

@@ -4,6 +4,7 @@ side by side; error maps; a reliability diagram of the intervals; test scores.""
 from __future__ import annotations
 
 import html
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -46,8 +47,10 @@ def error_figure(result, path: Path) -> Path:
     """Mean absolute error per fine cell over the test months, per method."""
     p = result.problem
     test = p.months_of("test")
-    maes = {m: np.nanmean(np.abs(f["gwsa"][test] - p.truth[test]), 0)
-            for m, f in result.fields.items()}  # fmt: skip
+    with warnings.catch_warnings():  # cells off land are NaN throughout
+        warnings.simplefilter("ignore", RuntimeWarning)
+        maes = {m: np.nanmean(np.abs(f["gwsa"][test] - p.truth[test]), 0)
+                for m, f in result.fields.items()}  # fmt: skip
     vmax = np.nanpercentile(maes["nearest"], 98)
     fig, axes = plt.subplots(1, len(maes), figsize=(2.6 * len(maes), 2.9), squeeze=False)
     for ax, (m, v) in zip(axes[0], maes.items(), strict=True):
