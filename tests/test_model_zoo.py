@@ -24,8 +24,8 @@ CASES = [
     (name, head)
     for name, spec in REGISTRY.items()
     for head in spec.heads
-    if spec.inputs != "series"
-]  # the hybrid family's models: tests/test_hybrid.py
+    if spec.inputs not in ("series", "points")
+]  # the hybrid family's models: tests/test_hybrid.py; the point regressions: test_downscaling
 
 
 def _batch(name: str, size: int = 32) -> dict:
@@ -45,7 +45,12 @@ def _model(name: str, head: str):
 
 def test_every_model_is_registered_with_a_known_method():
     methods = {m for s in REGISTRY.values() for m in s.methods}
-    assert {"fusion", "reconstruction", "hybrid"} == methods
+    assert {"fusion", "reconstruction", "hybrid", "downscaling"} == methods
+
+
+def test_point_regressions_refuse_to_be_built_from_images():
+    with pytest.raises(ValueError, match="point regression of the downscaling family"):
+        build_model("gnnwr", 3, 1)
 
 
 # vgg16 needs ImageNet weights: test_models_train checks it with a fake weights file
