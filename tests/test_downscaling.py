@@ -171,6 +171,10 @@ def test_recipe_run_writes_downscaled_nc_with_contract_names(tmp_path):
     assert set(fine.model) == {"nearest", "bilinear", "random_forest", "gnnwr", "gtnnwr"}
     assert set(fine.metric) >= {"mae", "rmse", "r2", "coverage95"}
     assert (m[m.metric == "mass_error"].value < 1e-6).all()
+    comp = pd.read_csv(tmp_path / "r" / "comparison.csv")
+    assert set(comp.model) == {"gnnwr", "gtnnwr"}
+    assert set(comp.baseline) <= {"nearest", "bilinear", "random_forest"}
+    assert (comp.ci_low <= comp.gain).all() and (comp.gain <= comp.ci_high).all()
     ds = xr.open_dataset(tmp_path / "r" / "downscaled.nc")
     assert set(ds.gwsa.dims) == {"method", "time", "lat", "lon"}
     assert bool((ds.gwsa_lower <= ds.gwsa_upper).where(ds.gwsa.notnull(), True).all())

@@ -80,6 +80,17 @@ def test_cli_subprocess_exit_code(tmp_path):
     assert "x.nc" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_cli_unknown_option_is_a_usage_message_not_a_traceback(tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "gracefuse.cli", "run", "liang2025_twin", "--out",
+         str(tmp_path / "r"), "--no-such-option"], capture_output=True, text=True,
+    )  # fmt: skip
+    out = res.stdout + res.stderr
+    assert res.returncode == 2
+    assert "--no-such-option" in out and "Traceback" not in out
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize(
     "module",
     ["gracefuse.report", "gracefuse.methods", "gracefuse.training", "gracefuse.recipes",

@@ -234,6 +234,19 @@ def _warnings_to_console() -> None:
         logger.addHandler(handler)
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    """Click's usage errors: click's own, and those of the copy of click newer typers vendor."""
+    errors: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as Vendored
+    except ImportError:  # a typer that uses click itself
+        return tuple(errors)
+    return (*errors, Vendored)
+
+
+CLICK_ERRORS = _click_errors()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning gracefuse errors into a message and exit code 2."""
     _warnings_to_console()
@@ -257,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("aborted")
         return 1
     except Exception as exc:  # click usage errors and the like
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, CLICK_ERRORS):
             exc.show()
             return exc.exit_code
         raise

@@ -21,8 +21,13 @@ from gracefuse.methods.downscaling.config import BASELINES, DownscalingRecipe
 from gracefuse.methods.downscaling.problem import DownscalingProblem, load_twin_problem
 from gracefuse.methods.downscaling.report import write_downscaling_report
 from gracefuse.methods.downscaling.run import DownscalingResult, downscale_all
-from gracefuse.methods.downscaling.scoring import metric_rows
+from gracefuse.methods.downscaling.scoring import comparison_rows, metric_rows
 from gracefuse.methods.registry import register_method
+
+#: the columns of ``comparison.csv``, as every family writes them
+COMPARISON_COLUMNS = ["model", "split", "scale", "metric", "value", "baseline",
+                      "baseline_value", "gain", "ci_low", "ci_high", "p_value", "block",
+                      "n_eff", "beats", "significant"]  # fmt: skip
 
 
 def downscaled_dataset(result: DownscalingResult) -> xr.Dataset:
@@ -112,7 +117,9 @@ class DownscalingMethod(Method):
 
     def outputs(self, recipe, prepared, fitted: DownscalingResult) -> MethodOutput:
         fitted.table = long_table(metric_rows(prepared, fitted.fields), variable="gwsa")
-        comparison = pd.DataFrame(columns=["model", "baseline", "split", "gain"])
+        nets = [m.name for m in recipe.models]
+        rows = comparison_rows(prepared, fitted.fields, nets, BASELINES, recipe.train.seed)
+        comparison = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
         info = {"source": prepared.source, "predictors": prepared.names,
                 "baselines": list(BASELINES), "facts": fitted.facts,
                 "months": {s: int(prepared.months_of(s).sum()) for s in
@@ -121,7 +128,8 @@ class DownscalingMethod(Method):
         return MethodOutput(fitted.table, comparison, files, info, fitted)
 
     def report(self, folder: Path, output: MethodOutput) -> None:
-        write_downscaling_report(folder, output.result, output.table, output.info)
+        write_downscaling_report(folder, output.result, output.table, output.info,
+                                 output.comparison)  # fmt: skip
 
     def console(self, result: DownscalingResult) -> list:
         return console_summary(result.table)

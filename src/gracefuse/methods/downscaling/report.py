@@ -87,7 +87,21 @@ def _scores(table: pd.DataFrame) -> pd.DataFrame:
     return t.pivot_table(index="model", columns="metric", values="value", sort=False)
 
 
-def write_downscaling_report(folder: Path, result, table: pd.DataFrame, info: dict) -> Path:
+def _against_baseline(comparison: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """The comparison with the best baseline, each network that does not beat it flagged."""
+    if comparison is None or comparison.empty:
+        return []
+    keep = ["model", "value", "baseline", "baseline_value", "gain", "ci_low", "ci_high",
+            "p_value", "significant"]  # fmt: skip
+    losers = comparison.loc[~comparison.beats.astype(bool), "model"].tolist()
+    note = (f"<p class='note'>⚠ not better than the best baseline: {html.escape(', '.join(losers))}"
+            "</p>" if losers else "")  # fmt: skip
+    head = "MAE against the best baseline (gain in mm, block bootstrap over test months)"
+    return [(head, note + table_html(comparison[keep].set_index("model")))]
+
+
+def write_downscaling_report(folder: Path, result, table: pd.DataFrame, info: dict,
+                             comparison: pd.DataFrame | None = None) -> Path:  # fmt: skip
     """Figures and ``report.html``."""
     figs = [(maps_figure(result, folder / "maps.png"), "coarse input, truth and each method")]
     if result.problem.truth is not None:
@@ -96,5 +110,6 @@ def write_downscaling_report(folder: Path, result, table: pd.DataFrame, info: di
                      "reliability of the intervals on the test months"))  # fmt: skip
     sections = [("", f"<p class='note'>{html.escape(info.get('source', ''))}</p>"),
                 ("Test scores", table_html(_scores(table)))]  # fmt: skip
+    sections += _against_baseline(comparison)
     sections += [("", figure_html(p, c)) for p, c in figs]
     return write_text(folder / "report.html", page("gracefuse downscaling run", sections))
