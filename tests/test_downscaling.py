@@ -9,10 +9,11 @@ import torch
 import xarray as xr
 
 from gracefuse.config import ModelConfig, TrainConfig
+from gracefuse.data.grid import block_mean
 from gracefuse.data.twin.fine_world import COVARIATES, make_fine_world
 from gracefuse.errors import ConfigError, InputError
 from gracefuse.methods.downscaling.conservation import bilinear, conserve, mass_error
-from gracefuse.methods.downscaling.problem import block_mean, load_twin_problem, upsample
+from gracefuse.methods.downscaling.problem import load_twin_problem, upsample
 from gracefuse.methods.downscaling.run import finish
 from gracefuse.methods.downscaling.weighted import fit_weighted
 from gracefuse.models.gnnwr import WeightedRegression, knn_proximity, ols, unit_vectors

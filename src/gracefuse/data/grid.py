@@ -159,19 +159,18 @@ def coarsen_mean(obj: xr.Dataset | xr.DataArray, factor: int) -> xr.Dataset | xr
         raise ValueError(
             f"grid {obj.sizes['lat']}x{obj.sizes['lon']} does not divide by factor {factor}"
         )
-    w = area_weights(obj)
+    w = area_weights(obj).values
 
     def _one(da: xr.DataArray) -> xr.DataArray:
         if "lat" not in da.dims or "lon" not in da.dims:
             return da
         if da.dtype == bool:
             return da.coarsen(lat=factor, lon=factor).max()
-        wv = w.where(da.notnull())
-        num = (da.fillna(0.0) * wv.fillna(0.0)).coarsen(lat=factor, lon=factor).sum()
-        den = wv.fillna(0.0).coarsen(lat=factor, lon=factor).sum()
-        res = (num / den).where(den > 0)
-        res.attrs = da.attrs
-        return res
+        last = da.transpose(..., "lat", "lon")
+        keep = {k: c for k, c in last.coords.items() if not {"lat", "lon"} & set(c.dims)}
+        res = xr.DataArray(block_mean(last.values, w, factor), dims=last.dims, coords=keep,
+                           attrs=da.attrs, name=da.name)  # fmt: skip
+        return res.transpose(*da.dims)
 
     if isinstance(obj, xr.DataArray):
         out = _one(obj)
@@ -182,6 +181,26 @@ def coarsen_mean(obj: xr.Dataset | xr.DataArray, factor: int) -> xr.Dataset | xr
         lat=obj["lat"].coarsen(lat=factor).mean().values,
         lon=obj["lon"].coarsen(lon=factor).mean().values,
     )
+
+
+def block_mean(fine: np.ndarray, weights: np.ndarray, factor: int) -> np.ndarray:
+    """Weighted means over ``factor × factor`` blocks of the last two axes (NaN-aware): the
+    NumPy core of :func:`coarsen_mean`; ``weights`` ``(Y, X)`` (cell areas, 0 off land).
+
+    Examples
+    --------
+    >>> block_mean(np.arange(16.0).reshape(4, 4), np.ones((4, 4)), 2)
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    *lead, ny, nx = fine.shape
+    w = np.where(np.isfinite(fine), weights, 0.0)
+    v = np.where(w > 0, fine, 0.0)
+    shape = (*lead, ny // factor, factor, nx // factor, factor)
+    num = (v * w).reshape(shape).sum((-1, -3))
+    den = w.reshape(shape).sum((-1, -3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
 def regular_grid(box: Box, n_lat: int, n_lon: int | None = None) -> xr.Dataset:

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gracefuse.data.anomalies import GRACE_BASELINE
 from gracefuse.data.grid import Box, coarsen_mean, regular_grid
 from gracefuse.data.twin.geography import bumps, month_rng
+from gracefuse.data.twin.grace import baseline_anomaly
 
 #: share of the year's precipitation per calendar month (a spring-summer wet season)
 SEASON = np.array([0.03, 0.04, 0.07, 0.10, 0.13, 0.14, 0.13, 0.11, 0.09, 0.07, 0.05, 0.04])
@@ -186,9 +186,10 @@ def make_fine_world(
     sim = _simulate(months, precip, tair, st)
     obs = _observed(seed, months, sim, precip, tair, st)
     keep = slice(SPINUP_MONTHS, None)
-    base = (kept >= GRACE_BASELINE[0]) & (kept <= GRACE_BASELINE[1] + "-28")
     gw = sim["gw"][keep]
-    gwsa = gw - (gw[base] if base.any() else gw).mean(0)
+    gwsa = baseline_anomaly(gw, kept)
+    if not np.isfinite(gwsa).any():  # no baseline month kept: about the record's mean
+        gwsa = gw - gw.mean(0)
     return _assemble(kept, lat, lon, box, size, factor, seed, noise_mm, st, obs, gwsa,
                      sim["pump"][keep])  # fmt: skip
 

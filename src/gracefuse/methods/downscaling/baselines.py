@@ -44,15 +44,16 @@ def random_forest(problem: DownscalingProblem, trees: int = 100, max_samples: in
         x, y = x[pick], y[pick]
     forest = RandomForestRegressor(n_estimators=trees, min_samples_leaf=3, max_features=0.5,
                                    n_jobs=-1, random_state=seed).fit(x, y)  # fmt: skip
-    return predict_fine(problem, forest.predict), forest
+    return predict_fine(problem, lambda x, *where: forest.predict(x)), forest
 
 
 def predict_fine(problem: DownscalingProblem, predict, chunk: int = 200_000) -> np.ndarray:
-    """``predict(x (n, P)) → (n,)`` over every fine land cell and month, ``(T, Y, X)``."""
+    """``(T, Y, X)``: ``predict(x, t, i, j) → (n,)`` over every fine land cell and month, in
+    chunks; ``x`` ``(n, P)`` the cells' predictors, ``t, i, j`` where they are."""
     f = problem.features
     out = np.full(f.shape[:3], np.nan, dtype=np.float64)
     t, i, j = np.nonzero(np.broadcast_to(problem.land, f.shape[:3]))
     for a in range(0, len(t), chunk):
         s = slice(a, a + chunk)
-        out[t[s], i[s], j[s]] = predict(f[t[s], i[s], j[s]])
+        out[t[s], i[s], j[s]] = predict(f[t[s], i[s], j[s]], t[s], i[s], j[s])
     return out

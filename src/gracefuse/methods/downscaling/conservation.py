@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
-from gracefuse.methods.downscaling.problem import block_mean, upsample
+from gracefuse.data.grid import block_mean
+from gracefuse.methods.downscaling.problem import upsample
 
 
 def _linear_matrix(n_coarse: int, factor: int) -> np.ndarray:
@@ -40,6 +41,10 @@ def fill_nearest(coarse: np.ndarray) -> np.ndarray:
 def bilinear(coarse: np.ndarray, factor: int) -> np.ndarray:
     """``(…, Yc, Xc)`` → ``(…, Yc·f, Xc·f)`` bilinear interpolation; NaN cells are filled
     from their nearest neighbour first, so that no land cell is lost at a coast.
+
+    The same weights as :func:`~gracefuse.data.grid.refine_bilinear` (edge values held),
+    on bare arrays of any size: a coarse axis of one cell (a residual block) included,
+    which interpolation over coordinates cannot take.
 
     Examples
     --------

@@ -15,19 +15,15 @@ import pandas as pd
 import xarray as xr
 from rich.table import Table
 
+from gracefuse.evaluate.compare import COLUMNS
 from gracefuse.evaluate.table import long_table
 from gracefuse.methods.base import Method, MethodOutput
 from gracefuse.methods.downscaling.config import BASELINES, DownscalingRecipe
 from gracefuse.methods.downscaling.problem import DownscalingProblem, load_twin_problem
 from gracefuse.methods.downscaling.report import write_downscaling_report
 from gracefuse.methods.downscaling.run import DownscalingResult, downscale_all
-from gracefuse.methods.downscaling.scoring import comparison_rows, metric_rows
+from gracefuse.methods.downscaling.scoring import mae_comparison, metric_rows
 from gracefuse.methods.registry import register_method
-
-#: the columns of ``comparison.csv``, as every family writes them
-COMPARISON_COLUMNS = ["model", "split", "scale", "metric", "value", "baseline",
-                      "baseline_value", "gain", "ci_low", "ci_high", "p_value", "block",
-                      "n_eff", "beats", "significant"]  # fmt: skip
 
 
 def downscaled_dataset(result: DownscalingResult) -> xr.Dataset:
@@ -118,8 +114,8 @@ class DownscalingMethod(Method):
     def outputs(self, recipe, prepared, fitted: DownscalingResult) -> MethodOutput:
         fitted.table = long_table(metric_rows(prepared, fitted.fields), variable="gwsa")
         nets = [m.name for m in recipe.models]
-        rows = comparison_rows(prepared, fitted.fields, nets, BASELINES, recipe.train.seed)
-        comparison = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+        rows = mae_comparison(prepared, fitted.fields, nets, BASELINES, recipe.train.seed)
+        comparison = pd.DataFrame(rows, columns=COLUMNS)
         info = {"source": prepared.source, "predictors": prepared.names,
                 "baselines": list(BASELINES), "facts": fitted.facts,
                 "months": {s: int(prepared.months_of(s).sum()) for s in

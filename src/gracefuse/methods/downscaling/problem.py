@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gracefuse.data.grid import cell_area
+from gracefuse.data.grid import block_mean, cell_area
 from gracefuse.data.twin.fine_world import STATIC, make_fine_world
+from gracefuse.datasets.features import trailing_mean
 from gracefuse.errors import InputError
 from gracefuse.methods.downscaling.config import DownscalingConfig, DownscalingTwinSource
 
@@ -80,43 +81,9 @@ class DownscalingProblem:
         )
 
 
-def block_mean(fine: np.ndarray, weights: np.ndarray, factor: int) -> np.ndarray:
-    """Area-weighted means over ``factor × factor`` blocks of the last two axes (NaN-aware).
-
-    Examples
-    --------
-    >>> block_mean(np.arange(16.0).reshape(4, 4), np.ones((4, 4)), 2)
-    array([[ 2.5,  4.5],
-           [10.5, 12.5]])
-    """
-    *lead, ny, nx = fine.shape
-    w = np.where(np.isfinite(fine), weights, 0.0)
-    v = np.where(w > 0, fine, 0.0)
-    shape = (*lead, ny // factor, factor, nx // factor, factor)
-    num = (v * w).reshape(shape).sum((-1, -3))
-    den = w.reshape(shape).sum((-1, -3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-
-
 def upsample(coarse: np.ndarray, factor: int) -> np.ndarray:
     """Each coarse value repeated over its ``factor × factor`` fine cells (nearest)."""
     return np.repeat(np.repeat(coarse, factor, axis=-2), factor, axis=-1)
-
-
-def trailing_mean(a: np.ndarray, months: int) -> np.ndarray:
-    """Mean of the last ``months`` months (this one included) along axis 0; shorter at the
-    start of the record.
-
-    Examples
-    --------
-    >>> trailing_mean(np.arange(4.0), 2)
-    array([0. , 0.5, 1.5, 2.5])
-    """
-    c = np.cumsum(np.nan_to_num(a), axis=0)
-    shifted = np.concatenate([np.zeros_like(c[:months]), c[:-months]])[: len(a)]
-    n = np.minimum(np.arange(1, len(a) + 1), months).reshape((-1,) + (1,) * (a.ndim - 1))
-    return (c - shifted) / n
 
 
 def feature_stack(fields: xr.Dataset, names: list[str], lags: list[int], where: str,

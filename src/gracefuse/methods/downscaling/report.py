@@ -11,9 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from gracefuse.evaluate.intervals import conformal_quantile
 from gracefuse.io import write_text
 from gracefuse.methods.downscaling.scoring import interval_scale, reliability
+from gracefuse.report.figures import save
 from gracefuse.report.htmlpage import figure_html, page, table_html
 
 
@@ -40,7 +40,7 @@ def maps_figure(result, path: Path) -> Path:
         im = _panel(ax, lat, lon, v, title, -lim, lim)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="GWSA (mm)")
     fig.suptitle(f"{p.months[k]:%Y-%m}", fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def error_figure(result, path: Path) -> Path:
@@ -56,29 +56,22 @@ def error_figure(result, path: Path) -> Path:
     for ax, (m, v) in zip(axes[0], maes.items(), strict=True):
         im = _panel(ax, p.lat, p.lon, v, f"{m}: {np.nanmean(v):.1f} mm", 0, vmax, "magma_r")
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="MAE over test months (mm)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def reliability_figure(result, path: Path) -> Path:
     """Observed against nominal coverage on the test months (calibrated on validation)."""
     p = result.problem
-    test, cal = p.months_of("test"), p.months_of("validation")
+    test = p.months_of("test")
     fig, ax = plt.subplots(figsize=(4.2, 4))
     ax.plot([0.5, 1], [0.5, 1], color="k", lw=0.8, ls="--")
     for m, f in result.fields.items():
         scale = interval_scale(p, f["gwsa"])
-        q = conformal_quantile(np.abs(f["gwsa"][cal] - p.truth[cal]) / scale[cal])
-        pts = reliability(f["gwsa"][test], p.truth[test], scale[test], q)
+        pts = reliability(f["gwsa"][test], p.truth[test], scale[test], f["q"])
         ax.plot(*zip(*pts, strict=True), marker="o", ms=3, label=m)
     ax.set_xlabel("nominal coverage")
     ax.set_ylabel("observed coverage (test months)")
     ax.legend(fontsize=7)
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> Path:
-    from gracefuse.report.figures import save
-
     return save(fig, path)
 
 

@@ -15,7 +15,7 @@ from gracefuse.methods.downscaling.baselines import bilinear_field, nearest, ran
 from gracefuse.methods.downscaling.config import DownscalingRecipe
 from gracefuse.methods.downscaling.conservation import conserve, mass_error
 from gracefuse.methods.downscaling.problem import DownscalingProblem
-from gracefuse.methods.downscaling.scoring import halfwidth
+from gracefuse.methods.downscaling.scoring import interval_quantile, interval_scale
 from gracefuse.methods.downscaling.weighted import fit_weighted
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DownscalingResult:
-    """The fine fields of every method (``gwsa``, ``half`` the 95 % half-width,
-    ``correction``, ``mass_error``), facts per method, and the scores once made."""
+    """The fine fields of every method (``gwsa``, ``half`` the 95 % half-width, ``q`` its
+    calibrated quantile, ``correction``, ``mass_error``), facts per method, and the scores
+    once made."""
 
     problem: DownscalingProblem
     fields: dict[str, dict] = field(default_factory=dict)
@@ -39,7 +40,9 @@ def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: f
     else:
         fine, correction = raw, None
     fine = np.where(problem.land, fine, np.nan)
-    return {"gwsa": fine, "half": halfwidth(problem, fine, alpha), "correction": correction,
+    q = interval_quantile(problem, fine, alpha)
+    return {"gwsa": fine, "half": q * interval_scale(problem, fine), "q": q,
+            "correction": correction,
             "mass_error": mass_error(fine, problem.coarse, problem.weights, problem.factor)}  # fmt: skip
 
 

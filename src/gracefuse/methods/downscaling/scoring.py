@@ -10,9 +10,12 @@ months never touch it. Scores are pooled over every fine land cell of the test m
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 
 from gracefuse.evaluate.intervals import calibrated_halfwidth
+from gracefuse.evaluate.metrics import mae, nse, rmse
 from gracefuse.evaluate.significance import bootstrap_gain
 from gracefuse.methods.downscaling.problem import DownscalingProblem, upsample
 
@@ -23,26 +26,24 @@ def interval_scale(problem: DownscalingProblem, fine: np.ndarray) -> np.ndarray:
     return np.sqrt(problem.coarse_sigma**2 + np.nan_to_num(moved) ** 2)
 
 
-def halfwidth(problem: DownscalingProblem, fine: np.ndarray, alpha: float) -> np.ndarray:
-    """``(T, Y, X)`` half-widths of the ``1 − alpha`` interval, calibrated on the validation
-    months' fine truth (normal quantile when there is none)."""
-    scale = interval_scale(problem, fine)
-    cal = problem.months_of("validation")
+def interval_quantile(problem: DownscalingProblem, fine: np.ndarray, alpha: float) -> float:
+    """``q``: the half-width of the ``1 − alpha`` interval in units of
+    :func:`interval_scale`, calibrated on the validation months' fine truth (the normal
+    quantile when there is none)."""
+    one = np.array(1.0)
     if problem.truth is None:
-        return calibrated_halfwidth(np.array([]), np.array([]), scale, alpha)
+        return float(calibrated_halfwidth(np.array([]), np.array([]), one, alpha))
+    cal = problem.months_of("validation")
     errors = fine[cal] - problem.truth[cal]
-    return calibrated_halfwidth(errors, scale[cal], scale, alpha)
+    return float(calibrated_halfwidth(errors, interval_scale(problem, fine)[cal], one, alpha))
 
 
 def pooled_scores(pred: np.ndarray, truth: np.ndarray, half: np.ndarray | None) -> dict:
-    """``mae``, ``rmse``, ``r2`` (1 − SSE/SST, pooled) and ``coverage95`` over finite pairs."""
+    """``mae``, ``rmse``, ``r2`` (1 − SSE/SST pooled: the NSE of all pairs) and
+    ``coverage95`` over finite pairs."""
     ok = np.isfinite(pred) & np.isfinite(truth)
     p, o = pred[ok], truth[ok]
-    out = {
-        "mae": float(np.mean(np.abs(p - o))),
-        "rmse": float(np.sqrt(np.mean((p - o) ** 2))),
-        "r2": float(1 - np.sum((p - o) ** 2) / np.sum((o - o.mean()) ** 2)),
-    }
+    out = {"mae": float(mae(p, o)), "rmse": float(rmse(p, o)), "r2": float(nse(p, o))}
     if half is not None:
         h = np.broadcast_to(half, pred.shape)[ok]
         out["coverage95"] = float(np.mean(np.abs(p - o) <= h))
@@ -54,8 +55,6 @@ def reliability(pred: np.ndarray, truth: np.ndarray, scale: np.ndarray, q95: flo
                 levels=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95)) -> list[tuple[float, float]]:  # fmt: skip
     """Observed coverage at each nominal level, with Gaussian-shaped intervals sized so that
     the 95 % one is the calibrated one (``q95·scale``)."""
-    from statistics import NormalDist
-
     ok = np.isfinite(pred) & np.isfinite(truth)
     z = np.abs(pred - truth)[ok] / (q95 * scale[ok] / 1.959964)
     return [(lv, float(np.mean(z <= NormalDist().inv_cdf(0.5 + lv / 2)))) for lv in levels]
@@ -88,7 +87,7 @@ def monthly_mae(problem: DownscalingProblem, fine: np.ndarray) -> np.ndarray:
     return np.nanmean(err.reshape(err.shape[0], -1), axis=1)
 
 
-def comparison_rows(problem: DownscalingProblem, fields: dict[str, dict],
+def mae_comparison(problem: DownscalingProblem, fields: dict[str, dict],
                     networks: list[str], baselines: tuple[str, ...], seed: int = 0) -> list:  # fmt: skip
     """Each network's MAE against the best baseline's on the test months: the gain
     (baseline MAE − network MAE, mm) with a moving-block bootstrap over months, so that

@@ -26,7 +26,6 @@ class Proximity:
     """Where the training points are, and how a new point finds its nearest ones."""
 
     space_anchors: np.ndarray  # (m, 3) unit vectors of the coarse land cells
-    cell_of: np.ndarray  # (Yc, Xc) → anchor index, −1 off land
     time_anchors: np.ndarray  # (n_t, 1) month numbers of the training months
     k_space: int
     k_time: int
@@ -50,11 +49,9 @@ def make_proximity(problem: DownscalingProblem, cfg: DownscalingConfig) -> Proxi
     """Anchors: every coarse land cell, and every training month."""
     land_c = np.isfinite(problem.coarse).any(0)
     ii, jj = np.nonzero(land_c)
-    cell_of = np.full(land_c.shape, -1)
-    cell_of[ii, jj] = np.arange(len(ii))
     anchors = unit_vectors(problem.lat_coarse[ii], problem.lon_coarse[jj])
     months = np.nonzero(problem.months_of("train"))[0].astype(float)[:, None]
-    return Proximity(anchors, cell_of, months, cfg.k_space, cfg.k_time)
+    return Proximity(anchors, months, cfg.k_space, cfg.k_time)
 
 
 @dataclass
@@ -116,28 +113,23 @@ def predict_weighted(model: WeightedRegression, problem: DownscalingProblem, pro
                      std: Standardiser, temporal: bool, chunk: int = 65536) -> np.ndarray:  # fmt: skip
     """The model at every fine land cell and month: each cell's spatial neighbours are
     found once, each month's temporal ones once; a batch gathers them."""
-    ny, nx = problem.land.shape
+    nx = problem.land.shape[1]
     yy, xx = np.meshgrid(problem.lat, problem.lon, indexing="ij")
     sidx, sw = prox.space(yy.ravel(), xx.ravel())
     tidx, tw = prox.time(np.arange(len(problem.months))) if temporal else (None, None)
     device = next(model.parameters()).device
     model.eval()
 
-    def predict(batch_x: np.ndarray, cells: np.ndarray, months: np.ndarray) -> np.ndarray:
-        b = {"x": std.x(batch_x), "space_idx": sidx[cells], "space_w": sw[cells]}
+    def predict(x: np.ndarray, t: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        cells = i * nx + j
+        b = {"x": std.x(x), "space_idx": sidx[cells], "space_w": sw[cells]}
         if temporal:
-            b["time_idx"], b["time_w"] = tidx[months], tw[months]
+            b["time_idx"], b["time_w"] = tidx[t], tw[t]
         with torch.no_grad():
             out = model({k: torch.as_tensor(v, device=device) for k, v in b.items()})
         return out["y_hat"].cpu().numpy() * std.y_std + std.y_mean
 
-    f = problem.features
-    out = np.full(f.shape[:3], np.nan)
-    t, i, j = np.nonzero(np.broadcast_to(problem.land, f.shape[:3]))
-    for a in range(0, len(t), chunk):
-        s = slice(a, a + chunk)
-        out[t[s], i[s], j[s]] = predict(f[t[s], i[s], j[s]], i[s] * nx + j[s], t[s])
-    return out
+    return predict_fine(problem, predict, chunk)
 
 
-__all__ = ["fit_weighted", "predict_fine", "predict_weighted"]
+__all__ = ["fit_weighted", "predict_weighted"]
