@@ -43,7 +43,7 @@ class DownscalingConfig(_Strict):
         list(COVARIATES), min_length=1, description="fine covariates the downscalers use"
     )
     anomalies: bool = Field(
-        True, description="dynamic covariates as anomalies about each cell's mean over the "
+        False, description="dynamic covariates as anomalies about each cell's mean over the "
         "training months (GWSA is an anomaly)"
     )  # fmt: skip
     lags: list[int] = Field(
