@@ -30,7 +30,9 @@ def shrunk(name: str):
         return parse_recipe(raw, name)
     if raw["method"] == "downscaling":
         raw["data"] |= {"size": 6, "factor": 2, "start": "2010-01", "end": "2014-12"}
-        raw["downscaling"] |= {"hidden": [8, 4], "forest_trees": 10}
+        raw["downscaling"] |= {"hidden": [8, 4], "forest_trees": 10, "memory": 2}
+        for m in raw["models"]:
+            m |= {"base_filters": 4}
         raw["train"] |= {"epochs": 1}
         return parse_recipe(raw, name)
     if raw["method"] == "hybrid":
@@ -58,9 +60,13 @@ def shrunk(name: str):
     return parse_recipe(raw, name)
 
 
+#: families whose data are real tables only (run end to end on a small table in their tests)
+REAL_ONLY = {"wells"}
+
+
 def test_there_is_a_twin_recipe_for_every_method():
     methods = {load_recipe(n).method for n in TWIN_RECIPES}
-    assert methods == set(METHODS)
+    assert methods == set(METHODS) - REAL_ONLY
 
 
 @pytest.mark.parametrize("name", TWIN_RECIPES)

@@ -169,11 +169,11 @@ def test_recipe_run_writes_downscaled_nc_with_contract_names(tmp_path):
     run_recipe(parse_recipe(raw, "t"), tmp_path / "r", progress=False)
     m = pd.read_csv(tmp_path / "r" / "metrics.csv")
     fine = m[(m.split == "test") & (m.scale == "fine_grid")]
-    assert set(fine.model) == {"nearest", "bilinear", "random_forest", "gnnwr", "gtnnwr"}
+    assert set(fine.model) == {"nearest", "bilinear", "random_forest", "gnnwr", "gtnnwr", "ssvaer"}
     assert set(fine.metric) >= {"mae", "rmse", "r2", "coverage95"}
     assert (m[m.metric == "mass_error"].value < 1e-6).all()
     comp = pd.read_csv(tmp_path / "r" / "comparison.csv")
-    assert set(comp.model) == {"gnnwr", "gtnnwr"}
+    assert set(comp.model) == {"gnnwr", "gtnnwr", "ssvaer"}
     assert set(comp.baseline) <= {"nearest", "bilinear", "random_forest"}
     assert (comp.ci_low <= comp.gain).all() and (comp.gain <= comp.ci_high).all()
     ds = xr.open_dataset(tmp_path / "r" / "downscaled.nc")

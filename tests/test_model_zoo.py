@@ -24,7 +24,7 @@ CASES = [
     (name, head)
     for name, spec in REGISTRY.items()
     for head in spec.heads
-    if spec.inputs not in ("series", "points")
+    if spec.inputs not in ("series", "points", "coarse_fine")
 ]  # the hybrid family's models: tests/test_hybrid.py; the point regressions: test_downscaling
 
 
@@ -45,12 +45,14 @@ def _model(name: str, head: str):
 
 def test_every_model_is_registered_with_a_known_method():
     methods = {m for s in REGISTRY.values() for m in s.methods}
-    assert {"fusion", "reconstruction", "hybrid", "downscaling"} == methods
+    assert {"fusion", "reconstruction", "hybrid", "downscaling", "wells"} == methods
 
 
-def test_point_regressions_refuse_to_be_built_from_images():
-    with pytest.raises(ValueError, match="point regression of the downscaling family"):
+def test_point_regressions_and_coarse_fine_networks_refuse_to_be_built_from_images():
+    with pytest.raises(ValueError, match="point regression of the downscaling/wells family"):
         build_model("gnnwr", 3, 1)
+    with pytest.raises(ValueError, match="coarse-to-fine network of the downscaling family"):
+        build_model("pi_convlstm_unet", 3, 1)
 
 
 # vgg16 needs ImageNet weights: test_models_train checks it with a fake weights file

@@ -12,7 +12,7 @@ from __future__ import annotations
 from gracefuse.models import segnet, unet, vgg  # noqa: F401
 from gracefuse.models import dcae, convlstm  # noqa: F401
 from gracefuse.models import hybrid  # noqa: F401
-from gracefuse.models import gnnwr  # noqa: F401
+from gracefuse.models import gnnwr, pi_convlstm_unet, ssvaer  # noqa: F401
 
 # isort: on
 from gracefuse.models.blocks import count_parameters

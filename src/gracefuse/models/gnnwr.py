@@ -126,9 +126,9 @@ def ols(x: np.ndarray, y: np.ndarray, ridge: float = 1e-6) -> np.ndarray:
     return np.linalg.solve(a, x.T @ y)
 
 
-register("gnnwr", inputs="points", methods=("downscaling",), source="Liang et al. 2025")(
+register("gnnwr", inputs="points", methods=("downscaling", "wells"), source="Liang et al. 2025")(
     WeightedRegression
 )
-register("gtnnwr", inputs="points", methods=("downscaling",), source="Liang et al. 2025")(
+register("gtnnwr", inputs="points", methods=("downscaling", "wells"), source="Liang et al. 2025")(
     WeightedRegression
 )

@@ -30,7 +30,8 @@ class ModelSpec:
     inputs
         ``"image"`` (``(B, C, H, W)``), ``"sequence"`` (``(B, T, C, H, W)``), ``"series"``
         (lumped ``(B, T, F)`` series of the hybrid family) or ``"points"`` (``(B, P)``
-        predictors at points, the downscaling family's weighted regressions).
+        predictors at points, the downscaling family's weighted regressions and SSVAER) or
+        ``"coarse_fine"`` (a coarse sequence and fine predictors, the PI-ConvLSTM + U-Net).
     heads
         Heads it can carry (``"point"``, ``"gaussian"``).
     methods
@@ -138,10 +139,11 @@ def build_model(
             f"{name} is a sequence model of the {'/'.join(spec.methods)} family; it is built by "
             "gracefuse.methods.hybrid.train.build_hybrid_model, not from images"
         )
-    if spec.inputs == "points":
+    if spec.inputs in ("points", "coarse_fine"):
+        kind = "point regression" if spec.inputs == "points" else "coarse-to-fine network"
         raise ValueError(
-            f"{name} is a point regression of the {'/'.join(spec.methods)} family; it is built "
-            "by gracefuse.methods.downscaling, not from images"
+            f"{name} is a {kind} of the {'/'.join(spec.methods)} family; it is built by "
+            "gracefuse.methods.downscaling, not from images"
         )
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")

@@ -150,7 +150,7 @@ def _grace_noise(seed: int, months, lat, lon, box: Box, sigma: float) -> np.ndar
 def make_fine_world(
     size: int = 16, factor: int = 4, seed: int = 0, start: str = "2002-01",
     end: str = "2016-12", south: float = 36.0, west: float = 76.0, cell_deg: float = 0.5,
-    noise_mm: float = 10.0,
+    noise_mm: float = 10.0, reference_mm: float = 8.0,
 ) -> xr.Dataset:  # fmt: skip
     """A fine world of ``(size·factor)²`` cells and its coarse ``size²`` view.
 
@@ -162,6 +162,10 @@ def make_fine_world(
         Months kept (``SPINUP_MONTHS`` more are run before).
     noise_mm
         1σ of the coarse field's GRACE-like noise.
+    reference_mm
+        1σ of the errors of ``gwsa_fine_reference``: a fine product (a high-resolution
+        model, or an interpolation of a dense well network) that a downscaler trained on fine
+        patches learns from, over the months its recipe allows.
 
     Returns
     -------
@@ -190,8 +194,26 @@ def make_fine_world(
     gwsa = baseline_anomaly(gw, kept)
     if not np.isfinite(gwsa).any():  # no baseline month kept: about the record's mean
         gwsa = gw - gw.mean(0)
-    return _assemble(kept, lat, lon, box, size, factor, seed, noise_mm, st, obs, gwsa,
-                     sim["pump"][keep])  # fmt: skip
+    ds = _assemble(kept, lat, lon, box, size, factor, seed, noise_mm, st, obs, gwsa,
+                   sim["pump"][keep])  # fmt: skip
+    error = _reference_error(seed, kept, lat, lon, box, reference_mm)
+    ds["gwsa_fine_reference"] = (("time", "lat", "lon"), ds["gwsa_true"].values + error,
+                                 {"long_name": "fine GWSA product (truth + errors)",
+                                  "units": "mm"})  # fmt: skip
+    return ds
+
+
+def _reference_error(seed: int, months, lat, lon, box: Box, sigma: float) -> np.ndarray:
+    """Errors of the fine reference: half their variance 0.1–0.4° wide and AR(1) in time,
+    half white, 1σ = ``sigma`` (mm)."""
+    rng = np.random.default_rng([seed, 34])
+    out = np.empty((len(months), lat.size, lon.size))
+    prev = np.zeros((lat.size, lon.size))
+    for k, m in enumerate(months):
+        prev = 0.7 * prev + np.sqrt(0.51) * bumps(month_rng(seed, 35, m), lat, lon, box, 200,
+                                                  (0.1, 0.4))  # fmt: skip
+        out[k] = sigma * np.sqrt(0.5) * (prev + rng.normal(0, 1, prev.shape))
+    return out
 
 
 def _assemble(months, lat, lon, box, size, factor, seed, noise_mm, st, obs, gwsa, pump):

@@ -57,3 +57,25 @@ def predict_fine(problem: DownscalingProblem, predict, chunk: int = 200_000) -> 
         s = slice(a, a + chunk)
         out[t[s], i[s], j[s]] = predict(f[t[s], i[s], j[s]], t[s], i[s], j[s])
     return out
+
+
+def cell_regression(problem: DownscalingProblem, ridge: float = 1.0) -> np.ndarray:
+    """Per fine cell, a ridge regression of the fine reference on the cell's predictors
+    and its coarse cell's value over the training months (the per-cell linear baseline of
+    the patch-trained networks, which see the same reference), applied to every month.
+
+    Predictors are standardised over all cells; ``ridge`` is in those units."""
+    x = np.concatenate([problem.features, upsample(problem.coarse, problem.factor)[..., None]],
+                       -1)[:, problem.land]  # fmt: skip
+    ok = np.isfinite(x).all(-1)
+    mean, std = x[ok].mean(0), x[ok].std(0) + 1e-6
+    x = np.concatenate([np.ones((*x.shape[:2], 1)), np.nan_to_num((x - mean) / std)], -1)
+    y = problem.reference[:, problem.land]
+    fit_rows = problem.months_of("train")[:, None] & np.isfinite(y) & ok
+    xt = np.where(fit_rows[..., None], x, 0.0)
+    a = np.einsum("tcp,tcq->cpq", xt, xt) + ridge * np.eye(x.shape[-1])
+    b = np.einsum("tcp,tc->cp", xt, np.where(fit_rows, y, 0.0))
+    beta = np.linalg.solve(a, b[..., None])[..., 0]
+    out = np.full(problem.features.shape[:3], np.nan)
+    out[:, problem.land] = np.where(ok, np.einsum("tcp,cp->tc", x, beta), np.nan)
+    return out

@@ -12,8 +12,9 @@ from pydantic import Field, model_validator
 from gracefuse.config import ModelConfig, Month, RecipeBase, _Strict
 from gracefuse.data.twin.fine_world import COVARIATES
 
-#: the baselines every downscaling run scores
-BASELINES = ("nearest", "bilinear", "random_forest")
+#: the baselines every downscaling run scores (``cell_regression`` where a patch-trained
+#: network learns from the fine reference, which it also sees)
+BASELINES = ("nearest", "bilinear", "random_forest", "cell_regression")
 
 
 class DownscalingTwinSource(_Strict):
@@ -29,6 +30,23 @@ class DownscalingTwinSource(_Strict):
     start: Month = "2002-01"
     end: Month = "2016-12"
     noise_mm: float = Field(10.0, ge=0, description="1σ of the coarse GWSA's noise")
+    reference_mm: float = Field(
+        8.0, ge=0, description="1σ of the errors of the fine reference product that the "
+        "patch-trained networks learn from (training and validation months only)"
+    )  # fmt: skip
+
+
+class PhysicsWeights(_Strict):
+    """Weights of the soft physics terms of the PI-ConvLSTM + U-Net (Ibrahim et al. 2026)
+    added to its Gaussian likelihood (0 switches a term off)."""
+
+    sign: float = Field(0.1, ge=0, description="fine anomaly of the coarse anomaly's sign")
+    magnitude: float = Field(
+        0.1, ge=0, description="fine departure from the coarse value within α(θ) = 0.1 + 0.4θ "
+        "of its size (θ: soil moisture)"
+    )  # fmt: skip
+    mass: float = Field(1.0, ge=0, description="fine mean = coarse mean over mass_patch blocks")
+    tv: float = Field(0.01, ge=0, description="total variation (smoothness)")
 
 
 class DownscalingConfig(_Strict):
@@ -58,6 +76,13 @@ class DownscalingConfig(_Strict):
         "to the coarse input exactly (its size is reported)"
     )  # fmt: skip
     alpha: float = Field(0.05, gt=0, lt=0.5, description="1 − level of the intervals")
+    memory: int = Field(6, ge=1, le=36, description="months of coarse sequence the ConvLSTM "
+                        "reads (pi_convlstm_unet_memory1 reads one)")  # fmt: skip
+    patch: int = Field(128, ge=8, le=1024, description="fine cells per side of a training "
+                       "patch (the whole grid when smaller)")  # fmt: skip
+    mass_patch: int = Field(32, ge=2, le=1024, description="fine cells per side of the "
+                            "blocks of the mass-balance term")  # fmt: skip
+    physics: PhysicsWeights = Field(default_factory=PhysicsWeights)
     forest_trees: int = Field(100, ge=10, le=2000)
     forest_samples: int = Field(20000, ge=1000, description="training points of the forest")
 

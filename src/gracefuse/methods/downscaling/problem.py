@@ -47,6 +47,11 @@ class DownscalingProblem:
         Cell centres (degrees).
     truth
         ``(T, Y, X)`` fine GWSA (mm) for scoring (and calibration on validation months).
+    reference
+        ``(T, Y, X)`` a fine GWSA product (mm) that patch-trained networks learn from, NaN
+        in the test months (none: the coarse-trained methods only).
+    soil_moisture
+        ``(T, Y, X)`` the soil-moisture covariate (0–1) that the magnitude term reads.
     """
 
     coarse: np.ndarray
@@ -62,6 +67,8 @@ class DownscalingProblem:
     lat_coarse: np.ndarray
     lon_coarse: np.ndarray
     truth: np.ndarray | None = None
+    reference: np.ndarray | None = None
+    soil_moisture: np.ndarray | None = None
     source: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -129,16 +136,20 @@ def month_split(months: pd.DatetimeIndex, cfg: DownscalingConfig) -> np.ndarray:
 def load_twin_problem(src: DownscalingTwinSource, cfg: DownscalingConfig) -> DownscalingProblem:
     """The fine twin world as a downscaling problem (truth kept for scoring)."""
     world = make_fine_world(size=src.size, factor=src.factor, seed=src.seed, start=src.start,
-                            end=src.end, cell_deg=src.cell_deg, noise_mm=src.noise_mm)  # fmt: skip
+                            end=src.end, cell_deg=src.cell_deg, noise_mm=src.noise_mm,
+                            reference_mm=src.reference_mm)  # fmt: skip
     months = pd.DatetimeIndex(world["time"].values)
     split = month_split(months, cfg)
     reference = split == "train" if cfg.anomalies else None
     feats, names = feature_stack(world, cfg.covariates, cfg.lags, "twin", reference)
+    fine_ref = np.where((split != "test")[:, None, None], world["gwsa_fine_reference"].values,
+                        np.nan)  # fmt: skip
     return DownscalingProblem(
         coarse=world["gwsa"].values, coarse_sigma=float(world["gwsa_sigma"]),
         features=feats, names=names, land=world["land_mask"].values, factor=src.factor,
         months=months, split=split, lat=world["lat"].values,
         lon=world["lon"].values, lat_coarse=world["lat_coarse"].values,
         lon_coarse=world["lon_coarse"].values, truth=world["gwsa_true"].values,
+        reference=fine_ref, soil_moisture=world["soil_moisture"].values,
         source=f"fine twin world (seed {src.seed}, {src.size}² coarse × {src.factor}²)",
     )  # fmt: skip

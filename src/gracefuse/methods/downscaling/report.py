@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from gracefuse.io import write_text
-from gracefuse.methods.downscaling.scoring import interval_scale, reliability
+from gracefuse.methods.downscaling.scoring import reliability
 from gracefuse.report.figures import save
 from gracefuse.report.htmlpage import figure_html, page, table_html
 
@@ -66,8 +66,7 @@ def reliability_figure(result, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(4.2, 4))
     ax.plot([0.5, 1], [0.5, 1], color="k", lw=0.8, ls="--")
     for m, f in result.fields.items():
-        scale = interval_scale(p, f["gwsa"])
-        pts = reliability(f["gwsa"][test], p.truth[test], scale[test], f["q"])
+        pts = reliability(f["gwsa"][test], p.truth[test], f["scale"][test], f["q"])
         ax.plot(*zip(*pts, strict=True), marker="o", ms=3, label=m)
     ax.set_xlabel("nominal coverage")
     ax.set_ylabel("observed coverage (test months)")

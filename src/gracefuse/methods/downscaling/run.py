@@ -11,12 +11,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gracefuse.methods.downscaling.baselines import bilinear_field, nearest, random_forest
+from gracefuse.methods.downscaling.baselines import (
+    bilinear_field,
+    cell_regression,
+    nearest,
+    random_forest,
+)
 from gracefuse.methods.downscaling.config import DownscalingRecipe
 from gracefuse.methods.downscaling.conservation import conserve, mass_error
+from gracefuse.methods.downscaling.patches import fit_patch
 from gracefuse.methods.downscaling.problem import DownscalingProblem
 from gracefuse.methods.downscaling.scoring import interval_quantile, interval_scale
+from gracefuse.methods.downscaling.semi_supervised import fit_ssvaer
 from gracefuse.methods.downscaling.weighted import fit_weighted
+from gracefuse.models import get_spec
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +41,23 @@ class DownscalingResult:
     table: pd.DataFrame | None = None
 
 
-def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: float) -> dict:
-    """A method's raw fine field made mass-conserving (when asked) with its interval."""
+def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: float,
+           scale: np.ndarray | None = None) -> dict:  # fmt: skip
+    """A method's raw fine field made mass-conserving (when asked) with its interval:
+    ``± q·scale``, ``scale`` the method's own 1σ where it has one (a variance head), else
+    :func:`interval_scale`; ``q`` calibrated on the validation months. With the
+    correction, the coarse error it carries in joins the head's spread."""
     if correct:
         fine, correction = conserve(raw, problem.coarse, problem.weights, problem.factor)
     else:
         fine, correction = raw, None
     fine = np.where(problem.land, fine, np.nan)
-    q = interval_quantile(problem, fine, alpha)
-    return {"gwsa": fine, "half": q * interval_scale(problem, fine), "q": q,
+    if scale is None:
+        scale = interval_scale(problem, fine)
+    else:  # the head's spread, and the coarse error the correction carries in
+        scale = np.sqrt(np.nan_to_num(scale) ** 2 + problem.coarse_sigma**2 * correct)
+    q = interval_quantile(problem, fine, alpha, scale)
+    return {"gwsa": fine, "half": q * scale, "q": q, "scale": scale,
             "correction": correction,
             "mass_error": mass_error(fine, problem.coarse, problem.weights, problem.factor)}  # fmt: skip
 
@@ -57,13 +73,22 @@ def downscale_all(recipe: DownscalingRecipe, problem: DownscalingProblem, folder
     raw["random_forest"], _ = random_forest(problem, cfg.forest_trees, cfg.forest_samples,
                                             recipe.train.seed)  # fmt: skip
     result.facts["random_forest"] = {"seconds": round(time.perf_counter() - forest_start, 1)}
+    scales: dict[str, np.ndarray] = {}
+    if any(get_spec(mc.name).inputs == "coarse_fine" for mc in recipe.models):
+        raw["cell_regression"] = cell_regression(problem)
     for mc in recipe.models:
-        raw[mc.name], result.facts[mc.name] = fit_weighted(
-            mc.name, mc, problem, cfg, recipe.train, folder, progress
-        )
-        log.info("%s: %d epochs (best %d), %.1f s", mc.name, result.facts[mc.name]["epochs"],
-                 result.facts[mc.name]["best_epoch"], result.facts[mc.name]["seconds"])  # fmt: skip
+        args = (mc, problem, cfg, recipe.train, folder, progress)
+        if mc.name == "ssvaer":
+            raw[mc.name], facts = fit_ssvaer(mc, problem, recipe.train, folder, progress)
+        elif get_spec(mc.name).inputs == "coarse_fine":
+            raw[mc.name], scales[mc.name], facts = fit_patch(mc.name, *args)
+        else:
+            raw[mc.name], facts = fit_weighted(mc.name, *args)
+        result.facts[mc.name] = facts
+        log.info("%s: %d epochs (best %d), %.1f s", mc.name, facts["epochs"],
+                 facts["best_epoch"], facts["seconds"])  # fmt: skip
     for name, f in raw.items():
-        result.fields[name] = finish(problem, f, cfg.correction and name != "nearest", cfg.alpha)
+        result.fields[name] = finish(problem, f, cfg.correction and name != "nearest", cfg.alpha,
+                                     scales.get(name))  # fmt: skip
     result.facts["seconds"] = round(time.perf_counter() - t0, 1)
     return result

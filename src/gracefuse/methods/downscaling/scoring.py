@@ -26,16 +26,18 @@ def interval_scale(problem: DownscalingProblem, fine: np.ndarray) -> np.ndarray:
     return np.sqrt(problem.coarse_sigma**2 + np.nan_to_num(moved) ** 2)
 
 
-def interval_quantile(problem: DownscalingProblem, fine: np.ndarray, alpha: float) -> float:
-    """``q``: the half-width of the ``1 − alpha`` interval in units of
-    :func:`interval_scale`, calibrated on the validation months' fine truth (the normal
+def interval_quantile(problem: DownscalingProblem, fine: np.ndarray, alpha: float,
+                      scale: np.ndarray | None = None) -> float:  # fmt: skip
+    """``q``: the half-width of the ``1 − alpha`` interval in units of ``scale`` (default
+    :func:`interval_scale`), calibrated on the validation months' fine truth (the normal
     quantile when there is none)."""
     one = np.array(1.0)
     if problem.truth is None:
         return float(calibrated_halfwidth(np.array([]), np.array([]), one, alpha))
     cal = problem.months_of("validation")
     errors = fine[cal] - problem.truth[cal]
-    return float(calibrated_halfwidth(errors, interval_scale(problem, fine)[cal], one, alpha))
+    scale = interval_scale(problem, fine) if scale is None else scale
+    return float(calibrated_halfwidth(errors, scale[cal], one, alpha))
 
 
 def pooled_scores(pred: np.ndarray, truth: np.ndarray, half: np.ndarray | None) -> dict:
