@@ -54,7 +54,7 @@ def main() -> None:
         rf, _ = random_forest(problem, cfg.forest_trees, cfg.forest_samples, base.train.seed)
         with tempfile.TemporaryDirectory() as tmp:
             mc = ModelConfig(name="gtnnwr", dropout=0.1)
-            gt, _ = fit_weighted("gtnnwr", mc, problem, cfg, base.train, Path(tmp), False)
+            gt, *_ = fit_weighted("gtnnwr", mc, problem, cfg, base.train, Path(tmp), False)
         row = {**cand, "world_seed": args.seed,
                "random_forest_val_mae": round(validation_mae(base, problem, rf), 3),
                "gtnnwr_val_mae": round(validation_mae(base, problem, gt), 3),

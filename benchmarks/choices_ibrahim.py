@@ -47,7 +47,7 @@ def main() -> None:
             mc = ModelConfig(name=name, dropout=0.1, epochs=args.epochs,
                              base_filters=args.base_filters)  # fmt: skip
             with tempfile.TemporaryDirectory() as tmp:
-                mean, sd, facts = fit_patch(name, mc, problem, cfg, base.train, Path(tmp), False)
+                mean, sd, facts, _ = fit_patch(name, mc, problem, cfg, base.train, Path(tmp), False)
             fine = finish(problem, mean, True, cfg.alpha, sd)["gwsa"]
             row = {**cand, "model": name, "world_seed": args.seed, "epochs": args.epochs,
                    "base_filters": args.base_filters, "best_epoch": facts["best_epoch"],

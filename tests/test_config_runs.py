@@ -30,7 +30,8 @@ def shrunk(name: str):
         return parse_recipe(raw, name)
     if raw["method"] == "downscaling":
         raw["data"] |= {"size": 6, "factor": 2, "start": "2010-01", "end": "2014-12"}
-        raw["downscaling"] |= {"hidden": [8, 4], "forest_trees": 10, "memory": 2}
+        raw["downscaling"] |= {"hidden": [8, 4], "forest_trees": 10, "memory": 2,
+                               "shap_samples": 2, "shap_coalitions": 16}  # fmt: skip
         for m in raw["models"]:
             m |= {"base_filters": 4}
         raw["train"] |= {"epochs": 1}

@@ -133,7 +133,7 @@ def test_gnnwr_recovers_a_spatially_varying_coefficient(tmp_path):
     cfg = DownscalingConfig(train_end="2002-12", validation_end="2003-06", k_space=4,
                             hidden=[32, 16], covariates=["precip"])  # fmt: skip
     train = TrainConfig(lr=3e-3, batch_size=64, epochs=60, patience=60)
-    pred, _ = fit_weighted("gnnwr", ModelConfig(name="gnnwr", dropout=0.0), p, cfg, train,
+    pred, *_ = fit_weighted("gnnwr", ModelConfig(name="gnnwr", dropout=0.0), p, cfg, train,
                            tmp_path, False)  # fmt: skip
     test = split == "test"
     err = np.abs(pred[test] - truth[test]).mean()
@@ -164,7 +164,8 @@ def test_finish_never_reads_test_month_truth(world):
 def test_recipe_run_writes_downscaled_nc_with_contract_names(tmp_path):
     raw = load_recipe("liang2025_twin").model_dump(mode="json")
     raw["data"] |= {"size": 6, "factor": 2, "start": "2010-01", "end": "2014-12"}
-    raw["downscaling"] |= {"hidden": [8, 4], "forest_trees": 10}
+    raw["downscaling"] |= {"hidden": [8, 4], "forest_trees": 10, "shap_samples": 2,
+                           "shap_coalitions": 16}  # fmt: skip
     raw["train"] |= {"epochs": 2}
     run_recipe(parse_recipe(raw, "t"), tmp_path / "r", progress=False)
     m = pd.read_csv(tmp_path / "r" / "metrics.csv")
@@ -176,6 +177,9 @@ def test_recipe_run_writes_downscaled_nc_with_contract_names(tmp_path):
     assert set(comp.model) == {"gnnwr", "gtnnwr", "ssvaer"}
     assert set(comp.baseline) <= {"nearest", "bilinear", "random_forest"}
     assert (comp.ci_low <= comp.gain).all() and (comp.gain <= comp.ci_high).all()
+    shap = pd.read_csv(tmp_path / "r" / "shap.csv")
+    assert set(shap.model) == {"random_forest", "gnnwr", "gtnnwr", "ssvaer"}
+    assert (shap.mean_abs_shap >= 0).all() and (tmp_path / "r" / "shap.png").is_file()
     ds = xr.open_dataset(tmp_path / "r" / "downscaled.nc")
     assert set(ds.gwsa.dims) == {"method", "time", "lat", "lon"}
     assert bool((ds.gwsa_lower <= ds.gwsa_upper).where(ds.gwsa.notnull(), True).all())

@@ -10,6 +10,7 @@ from gracefuse.config import ModelConfig, TrainConfig
 from gracefuse.errors import InputError
 from gracefuse.methods.downscaling.baselines import cell_regression
 from gracefuse.methods.downscaling.config import DownscalingConfig, DownscalingTwinSource
+from gracefuse.methods.downscaling.importance import point_importance
 from gracefuse.methods.downscaling.patches import (
     PatchScaling,
     fit_patch,
@@ -99,15 +100,15 @@ def test_ssvaer_loss_regresses_only_labelled_samples_and_shapes_the_latent():
 
 def test_patch_and_ssvaer_predictions_do_not_read_test_month_truth(problem, tmp_path):
     cfg = DownscalingConfig(lags=[1, 12], memory=2, patch=16)
-    train = TrainConfig(epochs=2, batch_size=4, lr=1e-3)
+    train = TrainConfig(epochs=1, batch_size=8, lr=1e-3)
     runs = []
     for k, scale in enumerate((1.0, 5.0)):
         truth = problem.truth.copy()
         truth[problem.months_of("test")] *= scale
         p = problem.__class__(**{**problem.__dict__, "truth": truth})
-        mean, sd, _ = fit_patch("pi_convlstm_unet", ModelConfig(name="pi_convlstm_unet",
+        mean, sd, *_ = fit_patch("pi_convlstm_unet", ModelConfig(name="pi_convlstm_unet",
                                 base_filters=4), p, cfg, train, tmp_path / f"p{k}", False)  # fmt: skip
-        ss, _ = fit_ssvaer(ModelConfig(name="ssvaer", epochs=1), p, train, tmp_path / f"s{k}",
+        ss, *_ = fit_ssvaer(ModelConfig(name="ssvaer", epochs=1), p, train, tmp_path / f"s{k}",
                            False)  # fmt: skip
         runs.append((mean, sd, ss))
     for a, b in zip(*runs, strict=True):
@@ -122,3 +123,17 @@ def test_a_patch_network_without_a_fine_reference_is_refused(problem, tmp_path):
     with pytest.raises(InputError, match="reference"):
         fit_patch("pi_convlstm_unet", ModelConfig(name="pi_convlstm_unet"), p,
                   DownscalingConfig(), TrainConfig(epochs=1), tmp_path, False)  # fmt: skip
+
+
+def test_shap_of_a_linear_model_is_its_coefficient_times_the_spread(problem):
+    coef = np.zeros(problem.features.shape[-1])
+    coef[[0, 2]] = [3.0, -1.0]
+    scale = np.nanstd(problem.features[:, problem.land], axis=(0, 1))
+
+    def linear(x, *_):
+        return x @ coef
+
+    values = point_importance(linear, problem, samples=24, nsamples=64, seed=0, per_sample=True)
+    strength = np.abs(coef) * scale
+    assert set(np.argsort(-values)[:2]) == {0, 2}
+    assert np.all(values[strength == 0] < 1e-6)

@@ -83,6 +83,11 @@ class DownscalingConfig(_Strict):
     mass_patch: int = Field(32, ge=2, le=1024, description="fine cells per side of the "
                             "blocks of the mass-balance term")  # fmt: skip
     physics: PhysicsWeights = Field(default_factory=PhysicsWeights)
+    shap_samples: int = Field(
+        16, ge=0, le=1000, description="test-month samples each learned downscaler's SHAP "
+        "importances are averaged over (0: no SHAP)"
+    )  # fmt: skip
+    shap_coalitions: int = Field(64, ge=8, le=4096, description="KernelExplainer nsamples")
     forest_trees: int = Field(100, ge=10, le=2000)
     forest_samples: int = Field(20000, ge=1000, description="training points of the forest")
 

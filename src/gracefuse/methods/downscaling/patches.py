@@ -24,6 +24,7 @@ from gracefuse.datasets.arrays import ArrayDataset
 from gracefuse.errors import InputError
 from gracefuse.methods.downscaling.config import DownscalingConfig
 from gracefuse.methods.downscaling.conservation import bilinear
+from gracefuse.methods.downscaling.importance import patch_importance
 from gracefuse.methods.downscaling.physics import PatchMass, SignAgreement, SoilMoistureMagnitude
 from gracefuse.methods.downscaling.problem import DownscalingProblem, upsample
 from gracefuse.models.pi_convlstm_unet import FIXED_MEMORY, build_pi_convlstm_unet
@@ -120,7 +121,8 @@ def fit_patch(name: str, mc: ModelConfig, problem: DownscalingProblem, cfg: Down
               train: TrainConfig, folder: Path, progress: bool):  # fmt: skip
     """Train ``pi_convlstm_unet`` (or its one-month ablation) on the reference's months.
 
-    Returns the fine mean and 1σ ``(T, Y, X)`` (mm, before the mass correction) and facts."""
+    Returns the fine mean and 1σ ``(T, Y, X)`` (mm, before the mass correction), facts, and
+    ``explain(samples, nsamples)`` giving the SHAP importance of its input channels."""
     if problem.reference is None or not np.isfinite(problem.reference).any():
         raise InputError("[data]", f"{name} trains on fine patches and needs a fine reference "
                          "product for the training months", "data.reference_mm")  # fmt: skip
@@ -137,12 +139,13 @@ def fit_patch(name: str, mc: ModelConfig, problem: DownscalingProblem, cfg: Down
                  folder / "checkpoints" / name, epochs=mc.epochs,
                  terms=physics_terms(cfg, s), label=name, progress=progress)  # fmt: skip
     mean, sd = predict_patches(model, arrays, where, problem.land.shape, len(problem.months))
+    explain = patch_explainer(model, arrays, where, problem, s, train.seed)
     land = problem.land
     facts = {"epochs": result.epochs_run, "best_epoch": result.best_epoch,
              "seconds": round(result.seconds, 1), "memory": memory,
              "samples": int(len(where)), "parameters": int(sum(p.numel() for p in model.parameters()))}  # fmt: skip
     return (np.where(land, mean * s.y_std + s.y_mean, np.nan),
-            np.where(land, sd * s.y_std, np.nan), facts)  # fmt: skip
+            np.where(land, sd * s.y_std, np.nan), facts, explain)  # fmt: skip
 
 
 def predict_patches(model, arrays: dict, where: np.ndarray, shape: tuple[int, int],
@@ -161,6 +164,39 @@ def predict_patches(model, arrays: dict, where: np.ndarray, shape: tuple[int, in
                 mean[t, y0 : y0 + py, x0 : x0 + px] = out["y_hat"][k].cpu().numpy()
                 sd[t, y0 : y0 + py, x0 : x0 + px] = out["variance"][k].sqrt().cpu().numpy()
     return mean, sd
+
+
+def patch_explainer(model, arrays: dict, where: np.ndarray, problem: DownscalingProblem,
+                    s: PatchScaling, seed: int, cells: int = 16):  # fmt: skip
+    """``explain(samples, nsamples) → (names, mean |SHAP| mm)`` over the input channels: each
+    predictor's map and the coarse GWSA (its sequence and bilinear field together), on
+    test-month patches (:func:`gracefuse.methods.downscaling.importance.patch_importance`)."""
+    n_pred = len(problem.names)
+    device = next(model.parameters()).device
+
+    def explain(samples: int, nsamples: int):
+        rng = np.random.default_rng([seed, 62])
+        test = np.nonzero(problem.split[where[:, 0]] == "test")[0]
+        picks = rng.choice(test, min(samples, len(test)), replace=False)
+        land = [np.flatnonzero(arrays["land"][k]) for k in picks]
+        pix = [rng.choice(v, min(cells, len(v)), replace=False) for v in land]
+
+        def run_patch(mask: np.ndarray, k: int) -> np.ndarray:
+            b = {n: torch.as_tensor(v[picks[k] : picks[k] + 1].copy()) for n, v in arrays.items()}
+            off = np.flatnonzero(mask[:n_pred] == 0)
+            b["x"][:, off] = 0.0
+            if mask[n_pred] == 0:  # the coarse GWSA at its training mean
+                b["x"][:, n_pred] = 0.0
+                b["seq"][:, :, 0] = 0.0
+                b["base"][:] = 0.0
+            with torch.no_grad():
+                out = model({n: v.to(device) for n, v in b.items()})["y_hat"]
+            return out.reshape(-1)[torch.as_tensor(pix[k])].cpu().numpy() * s.y_std
+
+        values = patch_importance(run_patch, n_pred + 1, len(picks), nsamples)
+        return [*problem.names, "coarse_gwsa"], values
+
+    return explain
 
 
 __all__ = ["fit_patch", "predict_patches", "sample_arrays", "windows"]

@@ -74,6 +74,20 @@ def reliability_figure(result, path: Path) -> Path:
     return save(fig, path)
 
 
+def shap_figure(importance: pd.DataFrame, path: Path, top: int = 10) -> Path:
+    """Each learned downscaler's ``top`` predictors by mean |SHAP| (mm)."""
+    models = list(importance.model.unique())
+    fig, axes = plt.subplots(1, len(models), figsize=(3.0 * len(models), 3.4), squeeze=False)
+    for ax, m in zip(axes[0], models, strict=True):
+        t = importance[importance.model == m].nsmallest(top, "rank")[::-1]
+        ax.barh(t.predictor, t.mean_abs_shap)
+        ax.set_title(m, fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.set_xlabel("mean |SHAP| (mm)", fontsize=7)
+    fig.tight_layout()
+    return save(fig, path)
+
+
 def _scores(table: pd.DataFrame) -> pd.DataFrame:
     t = table[table.split == "test"]
     return t.pivot_table(index="model", columns="metric", values="value", sort=False)
@@ -100,6 +114,10 @@ def write_downscaling_report(folder: Path, result, table: pd.DataFrame, info: di
         figs.append((error_figure(result, folder / "errors.png"), "error maps (test months)"))
         figs.append((reliability_figure(result, folder / "reliability.png"),
                      "reliability of the intervals on the test months"))  # fmt: skip
+    if result.importance is not None:
+        write_text(folder / "shap.csv", result.importance.to_csv(index=False))
+        figs.append((shap_figure(result.importance, folder / "shap.png"),
+                     "SHAP importance of the predictors (test months)"))  # fmt: skip
     sections = [("", f"<p class='note'>{html.escape(info.get('source', ''))}</p>"),
                 ("Test scores", table_html(_scores(table)))]  # fmt: skip
     sections += _against_baseline(comparison)

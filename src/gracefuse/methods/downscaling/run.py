@@ -19,6 +19,7 @@ from gracefuse.methods.downscaling.baselines import (
 )
 from gracefuse.methods.downscaling.config import DownscalingRecipe
 from gracefuse.methods.downscaling.conservation import conserve, mass_error
+from gracefuse.methods.downscaling.importance import importance_table, point_importance
 from gracefuse.methods.downscaling.patches import fit_patch
 from gracefuse.methods.downscaling.problem import DownscalingProblem
 from gracefuse.methods.downscaling.scoring import interval_quantile, interval_scale
@@ -39,6 +40,7 @@ class DownscalingResult:
     fields: dict[str, dict] = field(default_factory=dict)
     facts: dict[str, dict] = field(default_factory=dict)
     table: pd.DataFrame | None = None
+    importance: pd.DataFrame | None = None
 
 
 def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: float,
@@ -70,25 +72,42 @@ def downscale_all(recipe: DownscalingRecipe, problem: DownscalingProblem, folder
     t0 = time.perf_counter()
     raw = {"nearest": nearest(problem), "bilinear": bilinear_field(problem)}
     forest_start = time.perf_counter()
-    raw["random_forest"], _ = random_forest(problem, cfg.forest_trees, cfg.forest_samples,
-                                            recipe.train.seed)  # fmt: skip
+    raw["random_forest"], forest = random_forest(problem, cfg.forest_trees, cfg.forest_samples,
+                                                 recipe.train.seed)  # fmt: skip
     result.facts["random_forest"] = {"seconds": round(time.perf_counter() - forest_start, 1)}
     scales: dict[str, np.ndarray] = {}
+    explain = {"random_forest": _points(problem, lambda x, *_: forest.predict(x), False)}
     if any(get_spec(mc.name).inputs == "coarse_fine" for mc in recipe.models):
         raw["cell_regression"] = cell_regression(problem)
     for mc in recipe.models:
         args = (mc, problem, cfg, recipe.train, folder, progress)
         if mc.name == "ssvaer":
-            raw[mc.name], facts = fit_ssvaer(mc, problem, recipe.train, folder, progress)
+            raw[mc.name], facts, predict = fit_ssvaer(mc, problem, recipe.train, folder, progress)
+            explain[mc.name] = _points(problem, predict, False)
         elif get_spec(mc.name).inputs == "coarse_fine":
-            raw[mc.name], scales[mc.name], facts = fit_patch(mc.name, *args)
+            raw[mc.name], scales[mc.name], facts, explain[mc.name] = fit_patch(mc.name, *args)
         else:
-            raw[mc.name], facts = fit_weighted(mc.name, *args)
+            raw[mc.name], facts, predict = fit_weighted(mc.name, *args)
+            explain[mc.name] = _points(problem, predict, True)
         result.facts[mc.name] = facts
         log.info("%s: %d epochs (best %d), %.1f s", mc.name, facts["epochs"],
                  facts["best_epoch"], facts["seconds"])  # fmt: skip
     for name, f in raw.items():
         result.fields[name] = finish(problem, f, cfg.correction and name != "nearest", cfg.alpha,
                                      scales.get(name))  # fmt: skip
+    if cfg.shap_samples:
+        t1 = time.perf_counter()
+        values = {m: e(cfg.shap_samples, cfg.shap_coalitions) for m, e in explain.items()}
+        result.importance = importance_table(values)
+        result.facts["shap_seconds"] = round(time.perf_counter() - t1, 1)
     result.facts["seconds"] = round(time.perf_counter() - t0, 1)
     return result
+
+
+def _points(problem: DownscalingProblem, predict, per_sample: bool):
+    """``explain(samples, nsamples)`` of a point model (:func:`point_importance`)."""
+
+    def explain(samples: int, nsamples: int):
+        return problem.names, point_importance(predict, problem, samples, nsamples, 0, per_sample)
+
+    return explain

@@ -61,7 +61,8 @@ def unlabelled_samples(problem: DownscalingProblem, n: int, splits: tuple[str, .
 
 def fit_ssvaer(mc: ModelConfig, problem: DownscalingProblem, train: TrainConfig,
                folder: Path, progress: bool) -> tuple[np.ndarray, dict]:  # fmt: skip
-    """Fit SSVAER and predict every fine cell ``(T, Y, X)`` (mm, before the correction)."""
+    """Fit SSVAER and predict every fine cell ``(T, Y, X)`` (mm, before the correction);
+    facts, and the model as ``predict(x, …)`` (for SHAP)."""
     seed_everything(train.seed)
     splits = ("train", "validation")
     xc, yc, (tc, _, _) = coarse_samples(problem, splits)
@@ -89,7 +90,7 @@ def fit_ssvaer(mc: ModelConfig, problem: DownscalingProblem, train: TrainConfig,
     facts = {"epochs": result.epochs_run, "best_epoch": result.best_epoch,
              "seconds": round(result.seconds, 1), "labelled": int(len(yc)),
              "unlabelled": int(len(xf))}  # fmt: skip
-    return predict_fine(problem, predict, 65536), facts
+    return predict_fine(problem, predict, 65536), facts, predict
 
 
 __all__ = ["SSVAELoss", "fit_ssvaer", "unlabelled_samples"]

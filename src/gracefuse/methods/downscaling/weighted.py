@@ -83,8 +83,9 @@ def fit_weighted(name: str, mc: ModelConfig, problem: DownscalingProblem,
                  progress: bool) -> tuple[np.ndarray, dict]:  # fmt: skip
     """Fit ``gnnwr`` or ``gtnnwr`` on the coarse cells and predict every fine cell.
 
-    Returns the ``(T, Y, X)`` fine prediction (mm, before the mass correction) and facts
-    (epochs, seconds, the OLS coefficients, the bandwidths)."""
+    Returns the ``(T, Y, X)`` fine prediction (mm, before the mass correction), facts
+    (epochs, seconds, the OLS coefficients, the bandwidths) and the model as
+    ``predict(x, t, i, j)`` (for SHAP)."""
     temporal = name == "gtnnwr"
     seed_everything(train.seed)
     x, y, _ = coarse_samples(problem, ("train",))
@@ -102,16 +103,17 @@ def fit_weighted(name: str, mc: ModelConfig, problem: DownscalingProblem,
     result = fit(model, data, train_idx, val_idx, MaskedMSE(), train,
                  folder / "checkpoints" / name, epochs=mc.epochs, label=name,
                  progress=progress)  # fmt: skip
-    pred = predict_weighted(model, problem, prox, std, temporal)
+    predict = weighted_predictor(model, problem, prox, std, temporal)
+    pred = predict_fine(problem, predict, 65536)
     facts = {"epochs": result.epochs_run, "best_epoch": result.best_epoch,
              "seconds": round(result.seconds, 1), "ols_beta": beta.round(4).tolist(),
              "space_bandwidth": prox.space_bandwidth, "time_bandwidth": prox.time_bandwidth}  # fmt: skip
-    return pred, facts
+    return pred, facts, predict
 
 
-def predict_weighted(model: WeightedRegression, problem: DownscalingProblem, prox: Proximity,
-                     std: Standardiser, temporal: bool, chunk: int = 65536) -> np.ndarray:  # fmt: skip
-    """The model at every fine land cell and month: each cell's spatial neighbours are
+def weighted_predictor(model: WeightedRegression, problem: DownscalingProblem, prox: Proximity,
+                       std: Standardiser, temporal: bool):  # fmt: skip
+    """``predict(x, t, i, j) → (n,)`` mm at fine cells: each cell's spatial neighbours are
     found once, each month's temporal ones once; a batch gathers them."""
     nx = problem.land.shape[1]
     yy, xx = np.meshgrid(problem.lat, problem.lon, indexing="ij")
@@ -129,7 +131,7 @@ def predict_weighted(model: WeightedRegression, problem: DownscalingProblem, pro
             out = model({k: torch.as_tensor(v, device=device) for k, v in b.items()})
         return out["y_hat"].cpu().numpy() * std.y_std + std.y_mean
 
-    return predict_fine(problem, predict, chunk)
+    return predict
 
 
-__all__ = ["fit_weighted", "predict_weighted"]
+__all__ = ["fit_weighted", "weighted_predictor"]
