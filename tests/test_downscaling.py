@@ -195,3 +195,25 @@ def test_bad_settings_are_clear_errors():
     src = DownscalingTwinSource(size=4, factor=2, start="2008-01", end="2009-12")
     with pytest.raises(InputError, match="no test months"):
         load_twin_problem(src, DownscalingConfig(train_end="2008-12", validation_end="2010-06"))
+
+
+def test_fine_covariates_that_do_not_nest_or_lack_units_or_values_are_named():
+    from gracefuse.data.twin.fine_world import make_fine_world
+    from gracefuse.methods.downscaling.problem import check_fine_inputs
+
+    w = make_fine_world(size=4, factor=2, start="2005-01", end="2005-12")
+    lat_c, lon_c = w.lat_coarse.values, w.lon_coarse.values
+    assert check_fine_inputs(w, ["precip", "sand"], lat_c, lon_c, "f.nc") == 2
+    shifted = w.assign_coords(lat=w.lat + 0.1)
+    with pytest.raises(InputError, match="f.nc: variable 'lat': the fine grid .* does not nest"):
+        check_fine_inputs(shifted, ["precip"], lat_c, lon_c, "f.nc")
+    with pytest.raises(InputError, match="does not nest"):
+        check_fine_inputs(w.isel(lon=slice(0, 7)), ["precip"], lat_c, lon_c, "f.nc")
+    bad = w.copy()
+    bad["precip"].attrs.pop("units")
+    with pytest.raises(InputError, match="'precip': has no units"):
+        check_fine_inputs(bad, ["precip"], lat_c, lon_c, "f.nc")
+    bad = w.assign(sand=w.sand * np.nan)
+    bad["sand"].attrs["units"] = "1"
+    with pytest.raises(InputError, match="'sand': no finite value"):
+        check_fine_inputs(bad, ["sand"], lat_c, lon_c, "f.nc")

@@ -121,6 +121,41 @@ def feature_stack(fields: xr.Dataset, names: list[str], lags: list[int], where: 
     return np.stack(cols, axis=-1).astype(np.float32), labels
 
 
+def check_fine_inputs(fields: xr.Dataset, names: list[str], lat_coarse: np.ndarray,
+                      lon_coarse: np.ndarray, where: str) -> int:  # fmt: skip
+    """Refuse fine covariates a downscaler cannot use; return the nesting factor.
+
+    The fine grid must nest in the coarse one (a whole number of fine cells per coarse cell
+    and side, with shared edges); every covariate needs its ``units`` and at least one
+    finite value.
+
+    Raises
+    ------
+    InputError
+        Naming ``where``, the covariate or axis, and the problem.
+    """
+    factor = None
+    for axis, coarse in (("lat", lat_coarse), ("lon", lon_coarse)):
+        fine = fields[axis].values
+        dc, df = abs(coarse[1] - coarse[0]), abs(fine[1] - fine[0])
+        ratio = dc / df
+        edge_c, edge_f = min(coarse) - dc / 2, min(fine) - df / 2
+        if (abs(ratio - round(ratio)) > 1e-6 or abs(edge_c - edge_f) > 1e-6 * dc
+                or round(ratio) * len(coarse) != len(fine)):  # fmt: skip
+            raise InputError(where, f"the fine grid ({df:g}°, from {edge_f:g}) does not nest "
+                             f"in the coarse one ({dc:g}°, from {edge_c:g}) along {axis}", axis)  # fmt: skip
+        if factor is not None and round(ratio) != factor:
+            raise InputError(where, "fine cells per coarse cell differ between lat and lon")
+        factor = round(ratio)
+    for name in names:
+        v = fields[name]
+        if not v.attrs.get("units"):
+            raise InputError(where, "has no units attribute", name)
+        if not np.isfinite(v.values).any():
+            raise InputError(where, "no finite value (NaN everywhere)", name)
+    return factor
+
+
 def month_split(months: pd.DatetimeIndex, cfg: DownscalingConfig) -> np.ndarray:
     """``"train"``, ``"validation"`` or ``"test"`` per month."""
     ym = months.strftime("%Y-%m")
@@ -138,6 +173,8 @@ def load_twin_problem(src: DownscalingTwinSource, cfg: DownscalingConfig) -> Dow
     world = make_fine_world(size=src.size, factor=src.factor, seed=src.seed, start=src.start,
                             end=src.end, cell_deg=src.cell_deg, noise_mm=src.noise_mm,
                             reference_mm=src.reference_mm)  # fmt: skip
+    check_fine_inputs(world, cfg.covariates, world["lat_coarse"].values,
+                      world["lon_coarse"].values, "twin")  # fmt: skip
     months = pd.DatetimeIndex(world["time"].values)
     split = month_split(months, cfg)
     reference = split == "train" if cfg.anomalies else None
