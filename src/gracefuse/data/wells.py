@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gracefuse.data.tables import _locations, _read_csv, numeric_column
 from gracefuse.errors import InputError
 
 #: columns every well table needs
@@ -42,15 +43,14 @@ def read_well_table(path: str | Path, covariates: list[str] | None = None):
     Raises
     ------
     InputError
-        The file is missing or unreadable, a column is missing, a covariate is empty
-        throughout, a well has two rows for one month, or months are out of range.
+        The file is missing or unreadable (:mod:`gracefuse.data.tables`' checks: text in a
+        number column, fill values, locations off the globe), a column is missing, a
+        covariate is empty throughout, a well has two rows for one month, or months are out
+        of range.
     """
     path = Path(path)
     covariates = list(COVARIATES) if covariates is None else covariates
-    try:
-        raw = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(path, f"cannot read the well table ({err})") from None
+    raw = _read_csv(path)
     missing = [c for c in (*REQUIRED, *covariates) if c not in raw.columns]
     if missing:
         raise InputError(path, f"columns missing: {', '.join(missing)}")
@@ -59,12 +59,13 @@ def read_well_table(path: str | Path, covariates: list[str] | None = None):
     for c in covariates:
         if raw[c].isna().all():
             raise InputError(path, "no value at all (NaN everywhere)", c)
+    lat, lon = _locations(raw, "Lat", "Long", path)
     df = pd.DataFrame({"well": raw["wellme"].astype(str),
                        "time": pd.to_datetime(dict(year=raw["Year"], month=raw["Month"], day=1)),
-                       "lat": raw["Lat"].astype(float), "lon": raw["Long"].astype(float),
-                       "dgwl": raw["DGWL_m"].astype(float)})  # fmt: skip
+                       "lat": lat, "lon": lon,
+                       "dgwl": numeric_column(raw["DGWL_m"], path, "DGWL_m")})  # fmt: skip
     for c in covariates:
-        df[c] = raw[c].astype(float)
+        df[c] = numeric_column(raw[c], path, c)
     twice = df.duplicated(["well", "time"])
     if twice.any():
         first = df[twice].iloc[0]

@@ -26,6 +26,24 @@ class ConvLSTMCell(nn.Module):
         return h, c
 
 
+def encode_sequence(
+    cells: nn.ModuleList, x: torch.Tensor
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Run stacked ConvLSTM ``cells`` over ``x`` ``(B, T, C, H, W)`` from zero states; the
+    ``(h, c)`` of every layer after the last step."""
+    b, t, _, hgt, wid = x.shape
+    states = [
+        (x.new_zeros(b, cell.c_hidden, hgt, wid), x.new_zeros(b, cell.c_hidden, hgt, wid))
+        for cell in cells
+    ]
+    for step in range(t):
+        inp = x[:, step]
+        for k, cell in enumerate(cells):
+            states[k] = cell(inp, states[k])
+            inp = states[k][0]
+    return states
+
+
 class ConvLSTMForecaster(nn.Module):
     """Encoder stack reads a sequence; a forecaster stack, started from the encoder states,
     emits the next frame.
@@ -48,16 +66,7 @@ class ConvLSTMForecaster(nn.Module):
         self.head = nn.Conv2d(sum(hidden), out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, _, hgt, wid = x.shape
-        states = [
-            (x.new_zeros(b, cell.c_hidden, hgt, wid), x.new_zeros(b, cell.c_hidden, hgt, wid))
-            for cell in self.encoder
-        ]
-        for step in range(t):
-            inp = x[:, step]
-            for k, cell in enumerate(self.encoder):
-                states[k] = cell(inp, states[k])
-                inp = states[k][0]
+        states = encode_sequence(self.encoder, x)
         inp = states[-1][0]
         outs = []
         for k, cell in enumerate(self.forecaster):

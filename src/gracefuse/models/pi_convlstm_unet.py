@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from gracefuse.models.blocks import ConvBlock, Up
-from gracefuse.models.convlstm import ConvLSTMCell
+from gracefuse.models.convlstm import ConvLSTMCell, encode_sequence
 from gracefuse.models.heads import GaussianHead
 from gracefuse.models.registry import register
 
@@ -61,15 +61,7 @@ class PIConvLSTMUNet(nn.Module):
 
     def encode(self, seq: torch.Tensor) -> torch.Tensor:
         """The last hidden state of the top ConvLSTM layer ``(B, hidden, h, w)``."""
-        b, m, _, h, w = seq.shape
-        states = [(seq.new_zeros(b, c.c_hidden, h, w), seq.new_zeros(b, c.c_hidden, h, w))
-                  for c in self.cells]  # fmt: skip
-        for step in range(m):
-            inp = seq[:, step]
-            for k, cell in enumerate(self.cells):
-                states[k] = cell(inp, states[k])
-                inp = states[k][0]
-        return states[-1][0]
+        return encode_sequence(self.cells, seq)[-1][0]
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x = batch["x"]

@@ -136,15 +136,22 @@ def _observed(seed: int, months, sim: dict, precip, tair, st: dict) -> dict[str,
     }
 
 
-def _grace_noise(seed: int, months, lat, lon, box: Box, sigma: float) -> np.ndarray:
-    """GRACE-like noise of the coarse field: ~1.5° wide, AR(1) in time, 1σ = ``sigma``."""
+def _ar1_field(seed: int, stream: int, months, lat, lon, box: Box, n: int,
+               width: tuple[float, float], rho: float) -> np.ndarray:  # fmt: skip
+    """``(time, lat, lon)`` unit-variance fields: ``n`` bumps of ``width`` (degrees) drawn
+    anew each month (stream ``stream``), AR(1) in time with coefficient ``rho``."""
     out = np.empty((len(months), lat.size, lon.size))
     prev = np.zeros((lat.size, lon.size))
     for k, m in enumerate(months):
-        f = bumps(month_rng(seed, 33, m), lat, lon, box, 60, (1.0, 2.0))
-        prev = 0.5 * prev + np.sqrt(0.75) * f
-        out[k] = sigma * prev
+        f = bumps(month_rng(seed, stream, m), lat, lon, box, n, width)
+        prev = rho * prev + np.sqrt(1 - rho**2) * f
+        out[k] = prev
     return out
+
+
+def _grace_noise(seed: int, months, lat, lon, box: Box, sigma: float) -> np.ndarray:
+    """GRACE-like noise of the coarse field: ~1.5° wide, AR(1) in time, 1σ = ``sigma``."""
+    return sigma * _ar1_field(seed, 33, months, lat, lon, box, 60, (1.0, 2.0), 0.5)
 
 
 def make_fine_world(
@@ -206,14 +213,9 @@ def make_fine_world(
 def _reference_error(seed: int, months, lat, lon, box: Box, sigma: float) -> np.ndarray:
     """Errors of the fine reference: half their variance 0.1–0.4° wide and AR(1) in time,
     half white, 1σ = ``sigma`` (mm)."""
-    rng = np.random.default_rng([seed, 34])
-    out = np.empty((len(months), lat.size, lon.size))
-    prev = np.zeros((lat.size, lon.size))
-    for k, m in enumerate(months):
-        prev = 0.7 * prev + np.sqrt(0.51) * bumps(month_rng(seed, 35, m), lat, lon, box, 200,
-                                                  (0.1, 0.4))  # fmt: skip
-        out[k] = sigma * np.sqrt(0.5) * (prev + rng.normal(0, 1, prev.shape))
-    return out
+    smooth = _ar1_field(seed, 35, months, lat, lon, box, 200, (0.1, 0.4), 0.7)
+    white = np.random.default_rng([seed, 34]).normal(0, 1, smooth.shape)
+    return sigma * np.sqrt(0.5) * (smooth + white)
 
 
 def _assemble(months, lat, lon, box, size, factor, seed, noise_mm, st, obs, gwsa, pump):

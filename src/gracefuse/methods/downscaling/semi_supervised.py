@@ -12,6 +12,7 @@ import torch
 
 from gracefuse.config import ModelConfig, TrainConfig
 from gracefuse.datasets.arrays import ArrayDataset
+from gracefuse.datasets.scaling import PointScaler
 from gracefuse.methods.downscaling.baselines import coarse_samples, predict_fine
 from gracefuse.methods.downscaling.problem import DownscalingProblem
 from gracefuse.models.ssvaer import SSVAER
@@ -68,10 +69,9 @@ def fit_ssvaer(mc: ModelConfig, problem: DownscalingProblem, train: TrainConfig,
     xc, yc, (tc, _, _) = coarse_samples(problem, splits)
     xf, tf = unlabelled_samples(problem, len(yc), splits, train.seed)
     fit_rows = problem.split[tc] == "train"
-    x_mean, x_std = xc[fit_rows].mean(0), xc[fit_rows].std(0) + 1e-6
-    y_mean, y_std = float(yc[fit_rows].mean()), float(yc[fit_rows].std() + 1e-6)
-    x = ((np.concatenate([xc, xf]) - x_mean) / x_std).astype(np.float32)
-    y = np.concatenate([(yc - y_mean) / y_std, np.full(len(xf), np.nan)]).astype(np.float32)
+    std = PointScaler.fit(xc[fit_rows], yc[fit_rows])
+    x = std.z(np.concatenate([xc, xf]))
+    y = np.concatenate([std.y(yc), np.full(len(xf), np.nan, np.float32)])
     month_split = problem.split[np.concatenate([tc, tf])]
     labelled = np.arange(len(y)) < len(yc)
     model = SSVAER(x.shape[1], dropout=mc.dropout).to(choose_device(train.device))
@@ -83,9 +83,9 @@ def fit_ssvaer(mc: ModelConfig, problem: DownscalingProblem, train: TrainConfig,
     model.eval()
 
     def predict(xp: np.ndarray, *_) -> np.ndarray:
-        z = torch.as_tensor(((xp - x_mean) / x_std).astype(np.float32), device=device)
+        z = torch.as_tensor(std.z(xp), device=device)
         with torch.no_grad():
-            return model({"x": z})["y_hat"].cpu().numpy() * y_std + y_mean
+            return std.inverse_y(model({"x": z})["y_hat"].cpu().numpy())
 
     facts = {"epochs": result.epochs_run, "best_epoch": result.best_epoch,
              "seconds": round(result.seconds, 1), "labelled": int(len(yc)),

@@ -13,6 +13,7 @@ import torch
 
 from gracefuse.config import ModelConfig, TrainConfig
 from gracefuse.datasets.arrays import ArrayDataset
+from gracefuse.datasets.scaling import PointScaler
 from gracefuse.methods.downscaling.baselines import coarse_samples, predict_fine
 from gracefuse.methods.downscaling.config import DownscalingConfig
 from gracefuse.methods.downscaling.problem import DownscalingProblem
@@ -54,24 +55,10 @@ def make_proximity(problem: DownscalingProblem, cfg: DownscalingConfig) -> Proxi
     return Proximity(anchors, months, cfg.k_space, cfg.k_time)
 
 
-@dataclass
-class Standardiser:
-    """Predictors and target on the scale of the coarse training samples."""
-
-    x_mean: np.ndarray
-    x_std: np.ndarray
-    y_mean: float
-    y_std: float
-
-    def x(self, x: np.ndarray) -> np.ndarray:
-        z = (x - self.x_mean) / self.x_std
-        return np.concatenate([np.ones((len(z), 1), np.float32), z], 1).astype(np.float32)
-
-
-def _arrays(problem, prox: Proximity, std: Standardiser, splits, temporal: bool):
+def _arrays(problem, prox: Proximity, std: PointScaler, splits, temporal: bool):
     x, y, (t, i, j) = coarse_samples(problem, splits)
     sidx, sw = prox.space(problem.lat_coarse[i], problem.lon_coarse[j])
-    arrays = {"x": std.x(x), "y": ((y - std.y_mean) / std.y_std).astype(np.float32),
+    arrays = {"x": std.x(x), "y": std.y(y),
               "space_idx": sidx, "space_w": sw}  # fmt: skip
     if temporal:
         arrays["time_idx"], arrays["time_w"] = prox.time(t)
@@ -89,7 +76,7 @@ def fit_weighted(name: str, mc: ModelConfig, problem: DownscalingProblem,
     temporal = name == "gtnnwr"
     seed_everything(train.seed)
     x, y, _ = coarse_samples(problem, ("train",))
-    std = Standardiser(x.mean(0), x.std(0) + 1e-6, float(y.mean()), float(y.std() + 1e-6))
+    std = PointScaler.fit(x, y)
     prox = make_proximity(problem, cfg)
     arrays, t = _arrays(problem, prox, std, ("train", "validation"), temporal)
     beta = ols(arrays["x"][problem.split[t] == "train"], arrays["y"][problem.split[t] == "train"])
@@ -112,7 +99,7 @@ def fit_weighted(name: str, mc: ModelConfig, problem: DownscalingProblem,
 
 
 def weighted_predictor(model: WeightedRegression, problem: DownscalingProblem, prox: Proximity,
-                       std: Standardiser, temporal: bool):  # fmt: skip
+                       std: PointScaler, temporal: bool):  # fmt: skip
     """``predict(x, t, i, j) → (n,)`` mm at fine cells: each cell's spatial neighbours are
     found once, each month's temporal ones once; a batch gathers them."""
     nx = problem.land.shape[1]
@@ -129,7 +116,7 @@ def weighted_predictor(model: WeightedRegression, problem: DownscalingProblem, p
             b["time_idx"], b["time_w"] = tidx[t], tw[t]
         with torch.no_grad():
             out = model({k: torch.as_tensor(v, device=device) for k, v in b.items()})
-        return out["y_hat"].cpu().numpy() * std.y_std + std.y_mean
+        return std.inverse_y(out["y_hat"].cpu().numpy())
 
     return predict
 

@@ -10,7 +10,9 @@ import numpy as np
 import torch
 from sklearn.ensemble import RandomForestRegressor
 
+from gracefuse.config import ModelConfig
 from gracefuse.datasets.arrays import ArrayDataset
+from gracefuse.datasets.scaling import PointScaler
 from gracefuse.methods.wells.config import WellsRecipe
 from gracefuse.methods.wells.problem import WellsProblem, validation_wells
 from gracefuse.models.gnnwr import WeightedRegression, knn_proximity, ols, unit_vectors
@@ -30,20 +32,18 @@ def space_proximity(problem: WellsProblem, rows: np.ndarray, anchors: list[str],
     return idx, (w / w.sum(1, keepdims=True)).astype(np.float32)
 
 
-def _weighted(name: str, problem: WellsProblem, recipe: WellsRecipe, y: np.ndarray,
-              rows: dict[str, np.ndarray], anchors: list[str], folder: Path, progress: bool,
-              dropout: float, epochs: int | None) -> np.ndarray:  # fmt: skip
+def _weighted(mc: ModelConfig, problem: WellsProblem, recipe: WellsRecipe, y: np.ndarray,
+              rows: dict[str, np.ndarray], anchors: list[str], folder: Path,
+              progress: bool) -> np.ndarray:  # fmt: skip
     """Fit GNNWR/GTNNWR on ``rows["fit"]`` (early stop on ``rows["val"]``); predict
     ``rows["test"]``."""
     cfg, fit_rows = recipe.wells, rows["fit"]
-    mean, std = problem.x[fit_rows].mean(0), problem.x[fit_rows].std(0) + 1e-9
-    x = np.concatenate([np.ones((len(y), 1)), (problem.x - mean) / std], 1).astype(np.float32)
-    y_mean, y_std = float(y[fit_rows].mean()), float(y[fit_rows].std() + 1e-9)
-    z = ((y - y_mean) / y_std).astype(np.float32)
+    std = PointScaler.fit(problem.x[fit_rows], y[fit_rows])
+    x, z = std.x(problem.x), std.y(y)
     used = np.concatenate([fit_rows, rows["val"], rows["test"]])
     arrays = {"x": x[used], "y": z[used]}
     arrays["space_idx"], arrays["space_w"] = space_proximity(problem, used, anchors, cfg.k_space)
-    temporal = name == "gtnnwr"
+    temporal = mc.name == "gtnnwr"
     n_months = int(problem.month.max()) + 1
     if temporal:
         arrays["time_idx"], arrays["time_w"], _ = knn_proximity(
@@ -52,17 +52,17 @@ def _weighted(name: str, problem: WellsProblem, recipe: WellsRecipe, y: np.ndarr
     seed_everything(recipe.train.seed)
     beta = ols(x[fit_rows], z[fit_rows])
     model = WeightedRegression(torch.as_tensor(beta), len(anchors), n_months if temporal else 0,
-                               tuple(cfg.hidden), dropout).to(choose_device(recipe.train.device))  # fmt: skip
+                               tuple(cfg.hidden), mc.dropout).to(choose_device(recipe.train.device))  # fmt: skip
     n_fit, n_val = len(fit_rows), len(rows["val"])
     fit(model, ArrayDataset(**arrays), np.arange(n_fit), np.arange(n_fit, n_fit + n_val),
-        MaskedMSE(), recipe.train, folder, epochs=epochs, label=folder.name,
+        MaskedMSE(), recipe.train, folder, epochs=mc.epochs, label=folder.name,
         progress=progress)  # fmt: skip
     model.eval()
     test = slice(n_fit + n_val, None)
     device = next(model.parameters()).device
     with torch.no_grad():
         batch = {k: torch.as_tensor(v[test], device=device) for k, v in arrays.items()}
-        return model(batch)["y_hat"].cpu().numpy() * y_std + y_mean
+        return std.inverse_y(model(batch)["y_hat"].cpu().numpy())
 
 
 def fit_fold(problem: WellsProblem, recipe: WellsRecipe, test_wells: list[str], target: str,
@@ -87,9 +87,8 @@ def fit_fold(problem: WellsProblem, recipe: WellsRecipe, test_wells: list[str], 
     out["random_forest"] = forest.fit(xs[train_rows], y[train_rows]).predict(xs[rows["test"]])
     anchors = [w for w in train_wells if w not in val_wells]
     for mc in recipe.models:
-        out[mc.name] = _weighted(mc.name, problem, recipe, y, rows, anchors,
-                                 folder / f"{target}_{mc.name}", progress, mc.dropout,
-                                 mc.epochs)  # fmt: skip
+        out[mc.name] = _weighted(mc, problem, recipe, y, rows, anchors,
+                                 folder / f"{target}_{mc.name}", progress)  # fmt: skip
     full = {}
     for name, pred in out.items():
         full[name] = np.full(len(y), np.nan)
