@@ -66,12 +66,13 @@ def point_importance(predict, problem, samples: int, nsamples: int, seed: int,
 def patch_importance(run_patch, n_features: int, samples: int, nsamples: int) -> np.ndarray:
     """Mean ``|SHAP|`` (mm) of each input channel group of the patch network.
 
-    ``run_patch(mask) → (n_outputs,)`` runs the network on one patch and month with the
-    channel groups where ``mask`` is 0 set to their training mean."""
+    ``run_patch(masks, k) → (m, n_outputs)`` runs the network on patch ``k`` once per row
+    of ``masks`` ``(m, n_features)``, the channel groups where a row is 0 set to their
+    training mean."""
     ones = np.ones((1, n_features))
     out = []
     for k in range(samples):
-        f = lambda m, k=k: np.stack([run_patch(row, k) for row in m])  # noqa: E731
+        f = lambda m, k=k: run_patch(np.asarray(m), k)  # noqa: E731
         out.append(_kernel(f, ones, np.zeros((1, n_features)), nsamples)[0])
     return np.mean(out, 0)
 

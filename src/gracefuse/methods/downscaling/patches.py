@@ -181,17 +181,23 @@ def patch_explainer(model, arrays: dict, where: np.ndarray, problem: Downscaling
         land = [np.flatnonzero(arrays["land"][k]) for k in picks]
         pix = [rng.choice(v, min(cells, len(v)), replace=False) for v in land]
 
-        def run_patch(mask: np.ndarray, k: int) -> np.ndarray:
-            b = {n: torch.as_tensor(v[picks[k] : picks[k] + 1].copy()) for n, v in arrays.items()}
-            off = np.flatnonzero(mask[:n_pred] == 0)
-            b["x"][:, off] = 0.0
-            if mask[n_pred] == 0:  # the coarse GWSA at its training mean
-                b["x"][:, n_pred] = 0.0
-                b["seq"][:, :, 0] = 0.0
-                b["base"][:] = 0.0
-            with torch.no_grad():
-                out = model({n: v.to(device) for n, v in b.items()})["y_hat"]
-            return out.reshape(-1)[torch.as_tensor(pix[k])].cpu().numpy() * s.y_std
+        def run_patch(masks: np.ndarray, k: int, chunk: int = 16) -> np.ndarray:
+            """``(m, cells)`` predictions (mm) of patch ``k`` under ``m`` channel masks, in
+            batches of ``chunk`` masked copies."""
+            one = {n: torch.as_tensor(v[picks[k] : picks[k] + 1]) for n, v in arrays.items()}
+            outs = []
+            for a in range(0, len(masks), chunk):
+                m = torch.as_tensor(masks[a : a + chunk], dtype=torch.float32)
+                b = {n: v.repeat(len(m), *([1] * (v.ndim - 1))) for n, v in one.items()}
+                b["x"][:, :n_pred] *= m[:, :n_pred, None, None]
+                keep = m[:, n_pred]  # 0: the coarse GWSA at its training mean
+                b["x"][:, n_pred] *= keep[:, None, None]
+                b["seq"][:, :, 0] *= keep[:, None, None, None]
+                b["base"] *= keep[:, None, None]
+                with torch.no_grad():
+                    out = model({n: v.to(device) for n, v in b.items()})["y_hat"]
+                outs.append(out.reshape(len(m), -1)[:, torch.as_tensor(pix[k])].cpu().numpy())
+            return np.concatenate(outs) * s.y_std
 
         values = patch_importance(run_patch, n_pred + 1, len(picks), nsamples)
         return [*problem.names, "coarse_gwsa"], values
