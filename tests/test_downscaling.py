@@ -159,6 +159,43 @@ def test_finish_never_reads_test_month_truth(world):
     p.truth[p.months_of("validation")] += 1000.0
     c = finish(p, raw, True, 0.05)
     assert np.nanmean(c["half"]) > np.nanmean(a["half"])  # calibration uses validation truth
+    d = finish(p, raw, True, 0.05, growth=True)
+    p.truth[p.months_of("test")] -= 500.0
+    e = finish(p, raw, True, 0.05, growth=True)
+    np.testing.assert_array_equal(d["half"], e["half"])
+
+
+def _coverage(p, f, months):
+    inside = np.abs(f["gwsa"] - p.truth) <= f["half"]
+    return inside[months][p.land[None].repeat(months.sum(), 0)].mean()
+
+
+@pytest.mark.parametrize("drift", [0.0, 0.3])
+def test_intervals_grow_with_the_lead_only_when_validation_errors_do(drift):
+    """Errors whose spread grows as sqrt(1 + drift·log(1 + L)) after training: the fixed
+    scale under-covers the test months, the grown one covers them; with no drift the
+    growth stays near one and coverage near nominal either way."""
+    from gracefuse.methods.downscaling.config import DownscalingConfig, DownscalingTwinSource
+    from gracefuse.methods.downscaling.scoring import lead_growth
+
+    src = DownscalingTwinSource(size=8, factor=3, seed=2, start="2006-01", end="2012-12")
+    p = load_twin_problem(src, DownscalingConfig(train_end="2009-12", validation_end="2010-12"))
+    lead = np.cumsum(p.split != "train") * (p.split != "train")
+    sd = 5.0 * np.sqrt(1 + drift * 4 * np.log1p(lead))[:, None, None]
+    rng = np.random.default_rng(0)
+    raw = p.truth + sd * rng.standard_normal(p.truth.shape)
+    scale = np.full(raw.shape, 5.0)
+    fixed = finish(p, raw, False, 0.05, scale)
+    grown = finish(p, raw, False, 0.05, scale, growth=True)
+    test = p.months_of("test")
+    g = lead_growth(p, raw, scale)
+    assert np.all(g[p.months_of("train")] == 1.0) and np.all(np.diff(g) >= 0)
+    assert 0.93 <= _coverage(p, grown, test) <= 0.97
+    if drift:
+        assert _coverage(p, fixed, test) < 0.93
+        assert g[-1] > 1.2
+    else:
+        assert g[-1] < 1.1
 
 
 def test_recipe_run_writes_downscaled_nc_with_contract_names(tmp_path):

@@ -19,11 +19,14 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from gracefuse.config import describe_errors, validated
 from gracefuse.data.detect import describe
 from gracefuse.data.twin import TwinConfig, make_fine_grid, make_twin, make_wells
+from gracefuse.download.products import PRODUCTS
+from gracefuse.download.run import download_product
 from gracefuse.errors import ConfigError, GracefuseError
 from gracefuse.io import write_file_set, write_netcdf
 from gracefuse.limits import check_twin_size
@@ -165,6 +168,22 @@ def fill(
 
 
 @app.command()
+def download(
+    product: Annotated[str, typer.Argument(help=f"one of: {', '.join(PRODUCTS)}")],
+    start: Annotated[str, typer.Option(help="first month, YYYY-MM")],
+    end: Annotated[str, typer.Option(help="last month, YYYY-MM")],
+    to: Annotated[Path, typer.Option("--to", help="the cache folder")],
+    box: Annotated[str | None, typer.Option(help="W,S,E,N in degrees (default: global)")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Download a product's files from NASA Earthdata (earthaccess; login from the
+    environment or ~/.netrc) into a cache that resumes broken downloads and keeps only
+    whole files whose checksums match."""
+    paths = download_product(product, start, end, box, to, progress=not quiet)
+    out.print(f"{len(paths)} files of {product} in {to}")
+
+
+@app.command()
 def methods() -> None:
     """List the method families, their source studies and their built-in recipes."""
     recipes: dict[str, list[str]] = {}
@@ -253,11 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except GracefuseError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     except ValidationError as exc:  # settings built outside a recipe
         console.print(
-            f"[bold red]error:[/] invalid settings: {describe_errors(exc)}", soft_wrap=True
+            f"[bold red]error:[/] invalid settings: {escape(describe_errors(exc))}", soft_wrap=True
         )
         return 2
     except MemoryError:

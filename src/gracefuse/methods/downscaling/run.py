@@ -22,7 +22,11 @@ from gracefuse.methods.downscaling.conservation import conserve, mass_error
 from gracefuse.methods.downscaling.importance import importance_table, point_importance
 from gracefuse.methods.downscaling.patches import fit_patch
 from gracefuse.methods.downscaling.problem import DownscalingProblem
-from gracefuse.methods.downscaling.scoring import interval_quantile, interval_scale
+from gracefuse.methods.downscaling.scoring import (
+    interval_quantile,
+    interval_scale,
+    lead_growth,
+)
 from gracefuse.methods.downscaling.semi_supervised import fit_ssvaer
 from gracefuse.methods.downscaling.weighted import fit_weighted
 from gracefuse.models import get_spec
@@ -44,10 +48,11 @@ class DownscalingResult:
 
 
 def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: float,
-           scale: np.ndarray | None = None) -> dict:  # fmt: skip
+           scale: np.ndarray | None = None, growth: bool = False) -> dict:  # fmt: skip
     """A method's raw fine field made mass-conserving (when asked) with its interval:
     ``± q·scale``, ``scale`` the method's own 1σ where it has one (a variance head), else
-    :func:`interval_scale`; ``q`` calibrated on the validation months. With the
+    :func:`interval_scale`, grown with the lead past training when ``growth``
+    (:func:`lead_growth`); ``q`` calibrated on the validation months. With the
     correction, the coarse error it carries in joins the head's spread."""
     if correct:
         fine, correction = conserve(raw, problem.coarse, problem.weights, problem.factor)
@@ -58,6 +63,8 @@ def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: f
         scale = interval_scale(problem, fine)
     else:  # the head's spread, and the coarse error the correction carries in
         scale = np.sqrt(np.nan_to_num(scale) ** 2 + problem.coarse_sigma**2 * correct)
+    if growth:
+        scale = scale * lead_growth(problem, fine, scale)[:, None, None]
     q = interval_quantile(problem, fine, alpha, scale)
     return {"gwsa": fine, "half": q * scale, "q": q, "scale": scale,
             "correction": correction,
@@ -94,7 +101,7 @@ def downscale_all(recipe: DownscalingRecipe, problem: DownscalingProblem, folder
                  facts["best_epoch"], facts["seconds"])  # fmt: skip
     for name, f in raw.items():
         result.fields[name] = finish(problem, f, cfg.correction and name != "nearest", cfg.alpha,
-                                     scales.get(name))  # fmt: skip
+                                     scales.get(name), cfg.interval_growth == "log_lead")  # fmt: skip
     if cfg.shap_samples:
         t1 = time.perf_counter()
         values = {m: e(cfg.shap_samples, cfg.shap_coalitions) for m, e in explain.items()}

@@ -4,7 +4,10 @@ Every method's 95 % interval is ``prediction ± q·s`` with ``s = sqrt(σ_c² + 
 (the coarse field's error, and how far the method moved away from the coarse value) and
 ``q`` the split-conformal quantile of ``|error| / s`` over the fine cells of the
 validation months (:func:`gracefuse.evaluate.intervals.calibrated_halfwidth`). Test
-months never touch it. Scores are pooled over every fine land cell of the test months
+months never touch it. A fine field drifts from the truth as the months leave the fine
+reference behind, so ``s`` can grow with the lead ``L`` (months after the last training
+month) as ``sqrt(1 + β·log(1 + L))``, β fitted on the validation months
+(:func:`lead_growth`). Scores are pooled over every fine land cell of the test months
 (scale ``fine_grid``), with the mass correction's size at ``coarse_grid``.
 """
 
@@ -24,6 +27,37 @@ def interval_scale(problem: DownscalingProblem, fine: np.ndarray) -> np.ndarray:
     """``(T, Y, X)`` the scale ``s`` of a method's interval (mm)."""
     moved = fine - upsample(problem.coarse, problem.factor)
     return np.sqrt(problem.coarse_sigma**2 + np.nan_to_num(moved) ** 2)
+
+
+LEAD_FORMS = {"log": np.log1p, "sqrt": np.sqrt, "linear": lambda lead: lead}
+
+
+def lead_growth(problem: DownscalingProblem, fine: np.ndarray, scale: np.ndarray,
+                form: str = "log") -> np.ndarray:  # fmt: skip
+    """``(T,)`` factor ``sqrt(1 + β·g(L))`` by which a method's interval scale grows
+    with the lead ``L`` (months after the last training month; 0 up to it), ``g`` one of
+    :data:`LEAD_FORMS` (default ``log(1 + L)``).
+
+    ``β = b / a`` from the least-squares fit ``z² = a + b·g(L)`` of the scaled
+    validation errors ``z = (f − truth) / s``; 0 when the fit gives no growth, and 1
+    everywhere when there is no fine truth. The log form was chosen over linear and
+    square-root growth on the test months of development worlds 0 and 1
+    (``benchmarks/intervals_ibrahim.py``).
+    """
+    g = LEAD_FORMS[form]
+    lead = (np.cumsum(problem.split != "train") * (problem.split != "train")).astype(float)
+    grow = np.ones(len(problem.split))
+    if problem.truth is None:
+        return grow
+    cal = problem.months_of("validation")
+    z2 = ((fine[cal] - problem.truth[cal]) / scale[cal]) ** 2
+    x = np.broadcast_to(g(lead[cal])[:, None, None], z2.shape)
+    ok = np.isfinite(z2) & (scale[cal] > 0)
+    if ok.sum() < 3:
+        return grow
+    a, b = np.linalg.lstsq(np.stack([np.ones(ok.sum()), x[ok]], 1), z2[ok], rcond=None)[0]
+    beta = b / a if a > 0 and b > 0 else 0.0
+    return np.sqrt(1 + beta * g(lead))
 
 
 def interval_quantile(problem: DownscalingProblem, fine: np.ndarray, alpha: float,

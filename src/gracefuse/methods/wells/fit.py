@@ -32,9 +32,9 @@ def space_proximity(problem: WellsProblem, rows: np.ndarray, anchors: list[str],
     return idx, (w / w.sum(1, keepdims=True)).astype(np.float32)
 
 
-def _weighted(mc: ModelConfig, problem: WellsProblem, recipe: WellsRecipe, y: np.ndarray,
-              rows: dict[str, np.ndarray], anchors: list[str], folder: Path,
-              progress: bool) -> np.ndarray:  # fmt: skip
+def fit_weighted_wells(mc: ModelConfig, problem: WellsProblem, recipe: WellsRecipe,
+                       y: np.ndarray, rows: dict[str, np.ndarray], anchors: list[str],
+                       folder: Path, progress: bool) -> np.ndarray:  # fmt: skip
     """Fit GNNWR/GTNNWR on ``rows["fit"]`` (early stop on ``rows["val"]``); predict
     ``rows["test"]``."""
     cfg, fit_rows = recipe.wells, rows["fit"]
@@ -65,9 +65,11 @@ def _weighted(mc: ModelConfig, problem: WellsProblem, recipe: WellsRecipe, y: np
         return std.inverse_y(model(batch)["y_hat"].cpu().numpy())
 
 
-def fit_fold(problem: WellsProblem, recipe: WellsRecipe, test_wells: list[str], target: str,
-             folder: Path, progress: bool, seed: int) -> dict[str, np.ndarray]:  # fmt: skip
-    """Predictions of every model at the rows of ``test_wells`` (NaN elsewhere)."""
+def fold_rows(problem: WellsProblem, recipe: WellsRecipe, test_wells: list[str],
+              target: str, seed: int) -> tuple[dict[str, np.ndarray], list[str]]:  # fmt: skip
+    """The fold's row indices (``fit`` and ``val``: measured months of the training and
+    the early-stopping wells; ``test``: every month of ``test_wells``) and its anchors
+    (the training wells that do not early-stop)."""
     y = problem.targets[target]
     test = np.isin(problem.well, test_wells)
     train_wells = [w for w in problem.wells if w not in test_wells]
@@ -76,7 +78,15 @@ def fit_fold(problem: WellsProblem, recipe: WellsRecipe, test_wells: list[str], 
     is_val = np.isin(problem.well, val_wells)
     rows = {"fit": np.nonzero(~test & ~is_val & measured)[0],
             "val": np.nonzero(is_val & measured)[0], "test": np.nonzero(test)[0]}  # fmt: skip
-    train_rows = np.nonzero(~test & measured)[0]
+    return rows, [w for w in train_wells if w not in val_wells]
+
+
+def fit_fold(problem: WellsProblem, recipe: WellsRecipe, test_wells: list[str], target: str,
+             folder: Path, progress: bool, seed: int) -> dict[str, np.ndarray]:  # fmt: skip
+    """Predictions of every model at the rows of ``test_wells`` (NaN elsewhere)."""
+    y = problem.targets[target]
+    rows, anchors = fold_rows(problem, recipe, test_wells, target, seed)
+    train_rows = np.sort(np.concatenate([rows["fit"], rows["val"]]))
     out = {}
     grace = problem.x[:, problem.names.index("GRACE_TWSA")]
     design = np.stack([np.ones_like(grace), grace], 1)
@@ -85,9 +95,8 @@ def fit_fold(problem: WellsProblem, recipe: WellsRecipe, test_wells: list[str], 
     forest = RandomForestRegressor(recipe.wells.forest_trees, min_samples_leaf=5,
                                    max_features=0.5, n_jobs=-1, random_state=seed)  # fmt: skip
     out["random_forest"] = forest.fit(xs[train_rows], y[train_rows]).predict(xs[rows["test"]])
-    anchors = [w for w in train_wells if w not in val_wells]
     for mc in recipe.models:
-        out[mc.name] = _weighted(mc, problem, recipe, y, rows, anchors,
+        out[mc.name] = fit_weighted_wells(mc, problem, recipe, y, rows, anchors,
                                  folder / f"{target}_{mc.name}", progress)  # fmt: skip
     full = {}
     for name, pred in out.items():
