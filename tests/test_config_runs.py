@@ -91,6 +91,9 @@ def test_every_builtin_twin_recipe_runs_end_to_end(name, tmp_path):
     assert len(scored) > 20
     info = json.loads((out / "run_info.json").read_text())
     assert info["method"] == recipe.method and info["recipe"] == recipe.name
+    machine = info["machine"]  # what can make two machines of one kind differ
+    assert machine["torch_threads"] >= 1 and machine["cpu_model"]
+    assert set(machine["torch_build"]) == {"onednn", "mkl", "cpu_capability"}
     assert load_recipe(out / "config.toml") == recipe  # the resolved recipe reloads as run
     assert not list(out.rglob(".*.part"))
 

@@ -23,6 +23,7 @@ import torch
 from gracefuse import __version__
 from gracefuse.config import RecipeBase, dump_recipe
 from gracefuse.io import write_netcdf, write_text
+from gracefuse.machine import machine_facts
 from gracefuse.methods import METRIC_COLUMNS, get_method
 from gracefuse.runfolder import prepare_run_folder
 from gracefuse.training import choose_device
@@ -56,6 +57,7 @@ def _add_run_info(recipe: RecipeBase, info: dict) -> None:
         "gracefuse": __version__,
         "torch": torch.__version__,
         "device": str(choose_device(recipe.train.device)),
+        "machine": machine_facts(),
         **info,
     }
     info.clear()
