@@ -24,7 +24,12 @@ import numpy as np
 
 from gracefuse.methods.downscaling.problem import load_twin_problem
 from gracefuse.methods.downscaling.run import downscale_all
-from gracefuse.methods.downscaling.scoring import LEAD_FORMS, interval_quantile, lead_growth
+from gracefuse.methods.downscaling.scoring import (
+    LEAD_FORMS,
+    interval_quantile,
+    lead_growth,
+    pooled_scores,
+)
 from gracefuse.recipes import load_recipe
 
 
@@ -37,14 +42,14 @@ def coverage_rows(problem, fields: dict, alpha: float, seed: int):
             scale = f["scale"]
             if form != "none":
                 scale = scale * lead_growth(problem, f["gwsa"], scale, form)[:, None, None]
-            q = interval_quantile(problem, f["gwsa"], alpha, scale)
-            inside = np.abs(f["gwsa"] - problem.truth) <= q * scale
-            ok = np.isfinite(f["gwsa"]) & np.isfinite(problem.truth)
-            row = {"world_seed": seed, "model": name, "growth": form,
-                   "coverage95": round(float(inside[test][ok[test]].mean()), 4)}  # fmt: skip
-            for y in np.unique(years[test]):
-                m = years == y
-                row[str(y)] = round(float(inside[m][ok[m]].mean()), 4)
+            half = interval_quantile(problem, f["gwsa"], alpha, scale) * scale
+            row = {"world_seed": seed, "model": name, "growth": form}
+            for key, m in [("coverage95", test)] + [
+                (str(y), years == y) for y in np.unique(years[test])
+            ]:
+                row[key] = round(
+                    pooled_scores(f["gwsa"][m], problem.truth[m], half[m])["coverage95"], 4
+                )
             yield row
 
 

@@ -53,11 +53,10 @@ def _setup(data: str, folds_seed: int, epochs: int):
     return recipe, problem, well_folds(problem.wells, recipe.wells.folds, folds_seed)
 
 
-def write_folds(work: Path, data: str, folds_seed: int, epochs: int) -> int:
+def write_folds(work: Path, recipe, problem, folds: list[list[str]], folds_seed: int) -> None:
     """Each fold's fit / val / test rows as CSV tables for the package."""
     from gracefuse.methods.wells.fit import fold_rows
 
-    recipe, problem, folds = _setup(data, folds_seed, epochs)
     table = pd.DataFrame(problem.x, columns=problem.names)
     table["lat"], table["lon"], table["y"] = problem.lat, problem.lon, problem.targets["dgwl"]
     table["row"] = np.arange(len(table))
@@ -66,7 +65,6 @@ def write_folds(work: Path, data: str, folds_seed: int, epochs: int) -> int:
         for split, idx in rows.items():
             part = table.iloc[idx]
             part[np.isfinite(part.y)].to_csv(work / f"fold{k}_{split}.csv", index=False)
-    return len(folds)
 
 
 def run_ours(work: Path, data: str, folds_seed: int, epochs: int) -> None:
@@ -120,9 +118,9 @@ def main() -> None:
         return run_ours(Path(args.child), args.data, args.folds_seed, args.epochs)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        folds = write_folds(work, args.data, args.folds_seed, args.epochs)
-        _, problem, _ = _setup(args.data, args.folds_seed, args.epochs)
-        y = problem.targets["dgwl"]
+        recipe, problem, fold_wells = _setup(args.data, args.folds_seed, args.epochs)
+        write_folds(work, recipe, problem, fold_wells, args.folds_seed)
+        folds, y = len(fold_wells), problem.targets["dgwl"]
         engines = [("ours", [sys.executable, __file__, "--data", args.data, "--child", tmp,
                              "--folds-seed", str(args.folds_seed), "--epochs", str(args.epochs)])]  # fmt: skip
         if args.peer_python:

@@ -159,9 +159,9 @@ def test_finish_never_reads_test_month_truth(world):
     p.truth[p.months_of("validation")] += 1000.0
     c = finish(p, raw, True, 0.05)
     assert np.nanmean(c["half"]) > np.nanmean(a["half"])  # calibration uses validation truth
-    d = finish(p, raw, True, 0.05, growth=True)
+    d = finish(p, raw, True, 0.05, growth="log")
     p.truth[p.months_of("test")] -= 500.0
-    e = finish(p, raw, True, 0.05, growth=True)
+    e = finish(p, raw, True, 0.05, growth="log")
     np.testing.assert_array_equal(d["half"], e["half"])
 
 
@@ -186,7 +186,7 @@ def test_intervals_grow_with_the_lead_only_when_validation_errors_do(drift):
     raw = p.truth + sd * rng.standard_normal(p.truth.shape)
     scale = np.full(raw.shape, 5.0)
     fixed = finish(p, raw, False, 0.05, scale)
-    grown = finish(p, raw, False, 0.05, scale, growth=True)
+    grown = finish(p, raw, False, 0.05, scale, growth="log")
     test = p.months_of("test")
     g = lead_growth(p, raw, scale)
     assert np.all(g[p.months_of("train")] == 1.0) and np.all(np.diff(g) >= 0)

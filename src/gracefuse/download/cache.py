@@ -115,7 +115,8 @@ def fetch(remote: RemoteFile, cache: Cache, session, retries: int = 5,
           progress: Callable[[int], None] | None = None) -> Path:  # fmt: skip
     """``remote`` in ``cache``, downloading what is missing with ``session`` (a
     :class:`requests.Session`, authenticated or not) and resuming after a broken
-    connection, up to ``retries`` times in a row without progress."""
+    connection, up to ``retries`` times in a row without progress. ``progress`` is told
+    the bytes of the file held so far."""
     import requests
 
     if cache.has(remote):
@@ -123,11 +124,10 @@ def fetch(remote: RemoteFile, cache: Cache, session, retries: int = 5,
     part = cache.partial / f"{remote.name}.part"
     stalled = 0
     while True:
-        start = part.stat().st_size if part.exists() else 0
-        before = start
+        before = part.stat().st_size if part.exists() else 0
         try:
-            start = _stream(remote, session, part, start, progress)
-            break
+            _stream(remote, session, part, before, progress)
+            return cache.admit(remote, part)
         except requests.RequestException as err:
             grown = part.exists() and part.stat().st_size > before
             stalled = 0 if grown else stalled + 1
@@ -135,15 +135,14 @@ def fetch(remote: RemoteFile, cache: Cache, session, retries: int = 5,
                 raise DownloadError(f"{remote.name} ({remote.url}): {err}; {retries} retries "
                                     "without progress, the partial file is kept and the next "
                                     "run resumes it") from err  # fmt: skip
-    return cache.admit(remote, part)
 
 
-def _stream(remote: RemoteFile, session, part: Path, start: int, progress) -> int:
+def _stream(remote: RemoteFile, session, part: Path, start: int, progress) -> None:
     """One GET of the bytes of ``remote`` from ``start`` on, appended to ``part``."""
     headers = {"Range": f"bytes={start}-"} if start else {}
     with session.get(remote.url, headers=headers, stream=True, timeout=60) as resp:
         if resp.status_code == 416 and start:  # nothing left to send: the part is whole
-            return start
+            return
         if resp.status_code in (401, 403):
             raise DownloadError(f"{remote.name} ({remote.url}): the server refused access "
                                 f"(HTTP {resp.status_code}); check the Earthdata login and "
@@ -152,11 +151,10 @@ def _stream(remote: RemoteFile, session, part: Path, start: int, progress) -> in
             raise DownloadError(f"{remote.name} ({remote.url}): HTTP {resp.status_code}")
         if start and resp.status_code != 206:  # the server ignored the range: start over
             start = 0
-        if progress and start:
-            progress(start)
+        done = start
         with open(part, "ab" if start else "wb") as fh:
             for block in resp.iter_content(1 << 16):
                 fh.write(block)
+                done += len(block)
                 if progress:
-                    progress(len(block))
-    return part.stat().st_size
+                    progress(done)

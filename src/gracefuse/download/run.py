@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,13 +9,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from gracefuse.download import earthdata
 from gracefuse.download.cache import Cache, DownloadError, RemoteFile, fetch
-from gracefuse.download.products import Product, get_product
-
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+from gracefuse.download.products import get_product
+from gracefuse.limits import check_box, parse_month
 
 
 def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
-    """``"W,S,E,N"`` (degrees) → a tuple, or a clear error.
+    """``"W,S,E,N"`` (degrees) → a tuple, or a clear error
+    (:func:`~gracefuse.limits.check_box`).
 
     Examples
     --------
@@ -25,20 +24,26 @@ def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
     """
     if text is None:
         return None
+    where = f"--box {text!r} (W,S,E,N in degrees; need W < E and S < N)"
     try:
-        w, s, e, n = (float(v) for v in text.split(","))
-    except ValueError:
-        raise DownloadError(f"--box {text!r}: give four numbers W,S,E,N in degrees") from None
-    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-        raise DownloadError(f"--box {text!r}: need -180 ≤ W < E ≤ 180 and -90 ≤ S < N ≤ 90")
+        parts = text.split(",")
+        if len(parts) != 4:
+            raise ValueError(f"give four numbers, not {len(parts)}")
+        w, s, e, n = (float(v) for v in parts)
+        check_box(s, n, w, e)
+        if e > 180:
+            raise ValueError("Earthdata takes longitudes in [-180, 180]")
+    except ValueError as err:
+        raise DownloadError(f"{where}: {err}") from None
     return w, s, e, n
 
 
 def check_months(start: str, end: str) -> None:
-    """``start`` and ``end`` are ``YYYY-MM`` and in order."""
-    for flag, value in (("--start", start), ("--end", end)):
-        if not MONTH.match(value):
-            raise DownloadError(f"{flag} {value!r}: give a month as YYYY-MM")
+    """``start`` and ``end`` are months (:func:`~gracefuse.limits.parse_month`) in order."""
+    try:
+        start, end = parse_month(start, "--start"), parse_month(end, "--end")
+    except ValueError as err:
+        raise DownloadError(str(err)) from None
     if start > end:
         raise DownloadError(f"--start {start} comes after --end {end}")
 
@@ -52,7 +57,7 @@ def download_product(name: str, start: str, end: str, box: str | None, to: Path,
     ``search`` and ``session`` default to NASA Earthdata through earthaccess (login from
     the environment or ``~/.netrc``); tests give a local server's.
     """
-    product: Product = get_product(name)
+    product = get_product(name)
     check_months(start, end)
     bounds = parse_box(box)
     if session is None:
@@ -66,6 +71,6 @@ def download_product(name: str, start: str, end: str, box: str | None, to: Path,
         for remote in files:
             task = bar.add_task(remote.name, total=remote.size)
             paths.append(fetch(remote, cache, session,
-                               progress=lambda n, t=task: bar.advance(t, n)))  # fmt: skip
-            bar.update(task, completed=paths[-1].stat().st_size)
+                               progress=lambda done, t=task: bar.update(t, completed=done)))  # fmt: skip
+            bar.update(task, completed=paths[-1].stat().st_size)  # a cached file too
     return paths

@@ -76,9 +76,10 @@ class DownscalingConfig(_Strict):
         "to the coarse input exactly (its size is reported)"
     )  # fmt: skip
     alpha: float = Field(0.05, gt=0, lt=0.5, description="1 − level of the intervals")
-    interval_growth: Literal["none", "log_lead"] = Field(
-        "log_lead", description="interval scale fixed, or growing as sqrt(1 + β·log(1 + L)) "
-        "with the months L after training, β fitted on the validation months"
+    interval_growth: Literal["none", "log", "sqrt", "linear"] = Field(
+        "log", description="interval scale fixed, or growing as sqrt(1 + β·g(L)) with the "
+        "months L after training (g: log(1 + L), sqrt(L) or L), β fitted on the validation "
+        "months; log chosen on development worlds (benchmarks/intervals_ibrahim.py)"
     )  # fmt: skip
     memory: int = Field(6, ge=1, le=36, description="months of coarse sequence the ConvLSTM "
                         "reads (pi_convlstm_unet_memory1 reads one)")  # fmt: skip

@@ -48,11 +48,11 @@ class DownscalingResult:
 
 
 def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: float,
-           scale: np.ndarray | None = None, growth: bool = False) -> dict:  # fmt: skip
+           scale: np.ndarray | None = None, growth: str = "none") -> dict:  # fmt: skip
     """A method's raw fine field made mass-conserving (when asked) with its interval:
     ``± q·scale``, ``scale`` the method's own 1σ where it has one (a variance head), else
-    :func:`interval_scale`, grown with the lead past training when ``growth``
-    (:func:`lead_growth`); ``q`` calibrated on the validation months. With the
+    :func:`interval_scale`, grown with the lead past training in the form ``growth``
+    unless it is ``"none"`` (:func:`lead_growth`); ``q`` calibrated on the validation months. With the
     correction, the coarse error it carries in joins the head's spread."""
     if correct:
         fine, correction = conserve(raw, problem.coarse, problem.weights, problem.factor)
@@ -63,8 +63,8 @@ def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: f
         scale = interval_scale(problem, fine)
     else:  # the head's spread, and the coarse error the correction carries in
         scale = np.sqrt(np.nan_to_num(scale) ** 2 + problem.coarse_sigma**2 * correct)
-    if growth:
-        scale = scale * lead_growth(problem, fine, scale)[:, None, None]
+    if growth != "none":
+        scale = scale * lead_growth(problem, fine, scale, growth)[:, None, None]
     q = interval_quantile(problem, fine, alpha, scale)
     return {"gwsa": fine, "half": q * scale, "q": q, "scale": scale,
             "correction": correction,
@@ -101,7 +101,7 @@ def downscale_all(recipe: DownscalingRecipe, problem: DownscalingProblem, folder
                  facts["best_epoch"], facts["seconds"])  # fmt: skip
     for name, f in raw.items():
         result.fields[name] = finish(problem, f, cfg.correction and name != "nearest", cfg.alpha,
-                                     scales.get(name), cfg.interval_growth == "log_lead")  # fmt: skip
+                                     scales.get(name), cfg.interval_growth)  # fmt: skip
     if cfg.shap_samples:
         t1 = time.perf_counter()
         values = {m: e(cfg.shap_samples, cfg.shap_coalitions) for m, e in explain.items()}
