@@ -492,9 +492,7 @@ def test_hindcast_model_settings():
             for m, v in (("convlstm", 30.0), ("seunet", 32.0), ("cell_ridge", 31.0))
         ]
     )
-    predictions = dict.fromkeys(("lsm", "convlstm", "seunet", "cell_ridge"))
-    none = np.arange(0)
-    splits = Splits(none, none, none, none, none, none, validation_block=np.arange(3))
+    predictions = ["lsm", "convlstm", "seunet", "cell_ridge"]
     lsm_driven = ["seunet", "cell_ridge"]
     for setting, expected in (
         ("fill_model", "convlstm"),
@@ -502,8 +500,15 @@ def test_hindcast_model_settings():
         ("seunet", "seunet"),
     ):
         rc = ReconstructionConfig(hindcast_model=setting)
-        assert choose_models(table, predictions, lsm_driven, rc, splits) == ("convlstm", expected)
+        assert choose_models(table, predictions, lsm_driven, rc, "validation_block") == (
+            "convlstm",
+            expected,
+        )
     with pytest.raises(InputError, match="not trained"):
         choose_models(
-            table, predictions, lsm_driven, ReconstructionConfig(hindcast_model="x"), splits
+            table,
+            predictions,
+            lsm_driven,
+            ReconstructionConfig(hindcast_model="x"),
+            "validation_block",
         )

@@ -33,6 +33,7 @@ from gracefuse.limits import check_twin_size
 from gracefuse.methods import METHODS, get_method
 from gracefuse.methods.hybrid.tune import tune as hybrid_tune
 from gracefuse.models import REGISTRY
+from gracefuse.multiseed import SeedsResult, seeds_console
 from gracefuse.recipes import builtin_recipes, load_recipe, parse_recipe
 from gracefuse.runner import run_recipe
 
@@ -52,6 +53,10 @@ RunFolder = Annotated[Path, typer.Option("--out", help="run folder")]
 Quiet = Annotated[bool, typer.Option(help="no progress bars")]
 Overwrite = Annotated[
     bool, typer.Option(help="replace a run folder that holds the run of another recipe")
+]
+Seeds = Annotated[
+    str | None,
+    typer.Option(help="training seeds, e.g. 0,1,2: one run each, then mean ± spread over them"),
 ]
 DataDir = Annotated[
     Path | None,
@@ -130,11 +135,34 @@ def _print(lines: list) -> None:
         out.print(line, style="bold red" if flagged else None)
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds`` as a list of seeds (``0,1,2``), or a clear error."""
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds: {text!r} is not a comma-separated list of seeds") from None
+    if not seeds:
+        raise ConfigError("--seeds: give at least one seed, e.g. 0,1,2")
+    return seeds
+
+
+def with_seeds(recipe, seeds: str | None):
+    """``recipe`` with ``train.seeds`` from ``--seeds`` (unchanged without it)."""
+    if seeds is None:
+        return recipe
+    raw = recipe.model_dump(mode="json")
+    raw["train"]["seeds"] = parse_seeds(seeds)
+    return parse_recipe(raw, "--seeds")
+
+
 def _run(recipe, out_dir: Path, quiet: bool, overwrite: bool) -> None:
     """Run any recipe through the runner and print its family's summary."""
     t0 = time.perf_counter()
     result = run_recipe(recipe, out_dir, progress=not quiet, overwrite=overwrite)
-    _print(get_method(recipe.method).console(result))
+    method = get_method(recipe.method)
+    lines = (seeds_console(result, method.headlines) if isinstance(result, SeedsResult)
+             else method.console(result))  # fmt: skip
+    _print(lines)
     out.print(
         f"done in {time.perf_counter() - t0:.0f} s; run folder {out_dir} "
         f"(report: {out_dir / 'report.html'})"
@@ -146,12 +174,13 @@ def run(
     recipe: Annotated[str, typer.Argument(help="a recipe TOML file or a built-in recipe name")],
     out_dir: RunFolder = Path("runs/run"),
     data: DataDir = None,
+    seeds: Seeds = None,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Run a recipe of any method end to end: train, evaluate, write predictions, figures
     and report (``gracefuse methods`` lists the methods and their recipes)."""
-    _run(load_recipe(recipe, data_dir=data), out_dir, quiet, overwrite)
+    _run(with_seeds(load_recipe(recipe, data_dir=data), seeds), out_dir, quiet, overwrite)
 
 
 @app.command()
@@ -159,12 +188,14 @@ def fill(
     recipe: Annotated[str, typer.Argument(help="a reconstruction recipe (TOML or built-in name)")],
     out_dir: RunFolder = Path("runs/fill"),
     data: DataDir = None,
+    seeds: Seeds = None,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Alias of ``run`` for reconstruction recipes: fill GRACE's missing months and the
     GRACE/GRACE-FO gap, hindcast before 2002."""
-    _run(load_recipe(recipe, method="reconstruction", data_dir=data), out_dir, quiet, overwrite)
+    r = load_recipe(recipe, method="reconstruction", data_dir=data)
+    _run(with_seeds(r, seeds), out_dir, quiet, overwrite)
 
 
 @app.command()
@@ -228,8 +259,9 @@ def tune(
 @app.command()
 def demo(
     out_dir: RunFolder = Path("runs/demo"),
-    seed: Annotated[int, typer.Option(help="twin and training seed")] = 0,
+    seed: Annotated[int, typer.Option(help="twin and training seed (twin only with --seeds)")] = 0,
     size: Annotated[int, typer.Option(help="twin grid cells per side (multiple of 32)")] = 32,
+    seeds: Seeds = None,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
 ) -> None:
@@ -238,8 +270,11 @@ def demo(
     raw = load_recipe("sun2019_twin").model_dump()
     raw["data"] |= {"size": size, "seed": seed}
     raw["train"] |= {"seed": seed}
+    if seeds is not None:
+        raw["train"] |= {"seeds": parse_seeds(seeds)}
     recipe = parse_recipe(raw, "demo options")
-    out.print(f"gracefuse demo: {size}×{size} twin, seed {seed} → {out_dir}")
+    over = f", training seeds {seeds}" if seeds else ""
+    out.print(f"gracefuse demo: {size}×{size} twin, seed {seed}{over} → {out_dir}")
     _run(recipe, out_dir, quiet, overwrite)
 
 

@@ -93,15 +93,37 @@ class TrainConfig(_Strict):
     patience: int = Field(15, ge=1, description="early stop after this many epochs w/o gain")
     loss_weight: float = Field(0.5, ge=0, le=1, description="w in w·MSE + (1−w)·NSE-L1")
     seed: int = Field(0, ge=0)
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="a multi-seed run: these training seeds, each run as `seed`, with mean ± "
+        "spread over them (empty: one run with `seed`)",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     mc_samples: int = Field(20, ge=0, le=1000, description="MC-dropout passes for the interval")
     ema_decay: float = Field(
         0.0, ge=0, lt=1, description="exponential moving average of weights (0: off)"
     )
     num_threads: int | None = Field(None, ge=1, description="CPU threads (default: torch's)")
+    kernels: Literal["portable", "fast"] = Field(
+        "portable",
+        description="portable: CPU kernels that give the same numbers on any x86-64 CPU "
+        "(oneDNN off, MKL's COMPATIBLE branch; slower); fast: the CPU's own (numbers move "
+        "between CPU models and thread counts)",
+    )
+    deterministic: bool = Field(
+        True, description="torch's deterministic algorithms (and cuDNN's deterministic mode)"
+    )
     clip_grad: float | None = Field(
         None, gt=0, description="clip the gradient norm of the model's parameters (None: off)"
     )
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"each seed at most once: {seeds}")
+        return seeds
 
 
 #: names that changed, and what to write instead

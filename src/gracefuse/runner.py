@@ -25,8 +25,10 @@ from gracefuse.config import RecipeBase, dump_recipe
 from gracefuse.io import write_netcdf, write_text
 from gracefuse.machine import machine_facts
 from gracefuse.methods import METRIC_COLUMNS, get_method
+from gracefuse.multiseed import run_seeds
 from gracefuse.runfolder import prepare_run_folder
 from gracefuse.training import choose_device
+from gracefuse.training.determinism import reproducible
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +50,9 @@ def run_log(folder: Path) -> Iterator[None]:
         handler.close()
 
 
-def _add_run_info(recipe: RecipeBase, info: dict) -> None:
+def _add_run_info(recipe: RecipeBase, info: dict, reproducibility: dict) -> None:
     """Put the facts of every run first in ``info`` (in place: the family's result holds
-    the same dict)."""
+    the same dict): the machine, and how the run was seeded and pinned."""
     merged = {
         "recipe": recipe.name,
         "method": recipe.method,
@@ -58,6 +60,7 @@ def _add_run_info(recipe: RecipeBase, info: dict) -> None:
         "torch": torch.__version__,
         "device": str(choose_device(recipe.train.device)),
         "machine": machine_facts(),
+        "reproducibility": reproducibility,
         **info,
     }
     info.clear()
@@ -76,7 +79,11 @@ def run_recipe(
 
     The recipe and its files are checked before the folder is created; a folder that holds
     the run of another recipe is refused unless ``overwrite`` (then its checkpoints go).
+    A recipe with ``train.seeds`` runs once per seed (:func:`gracefuse.multiseed.run_seeds`)
+    and returns a :class:`~gracefuse.multiseed.SeedsResult`.
     """
+    if recipe.train.seeds:
+        return run_seeds(recipe, out_dir, progress=progress, figures=figures, overwrite=overwrite)
     method = get_method(recipe.method)
     method.check(recipe)
     text = dump_recipe(recipe)
@@ -85,10 +92,11 @@ def run_recipe(
     with run_log(folder):
         log.info("%s run of recipe %s", recipe.method, recipe.name)
         write_text(folder / "config.toml", text)
-        prepared = method.prepare(recipe)
-        fitted = method.fit_predict(recipe, prepared, folder, progress)
-        output = method.outputs(recipe, prepared, fitted)
-        _add_run_info(recipe, output.info)
+        with reproducible(recipe.train) as facts:
+            prepared = method.prepare(recipe)
+            fitted = method.fit_predict(recipe, prepared, folder, progress)
+            output = method.outputs(recipe, prepared, fitted)
+        _add_run_info(recipe, output.info, facts)
         table = output.table[METRIC_COLUMNS]
         write_text(folder / "metrics.csv", table.to_csv(index=False, float_format="%.6g"))
         csv = output.comparison.to_csv(index=False, float_format="%.6g")

@@ -59,6 +59,15 @@ class Method(ABC):
     source: ClassVar[str]
     #: the files of the run folder it writes beyond the common ones
     products: ClassVar[tuple[str, ...]] = ()
+    #: ``(split, scale, metric)`` rows that headline its results: a multi-seed run ranks
+    #: the models on each by seed-mean, flagging those within the seed spread of the best
+    headlines: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+
+    def choices(self, recipe: RecipeBase, table: pd.DataFrame) -> dict[str, str]:
+        """The choices between models the family makes from validation rows of a metrics
+        ``table`` (:data:`METRIC_COLUMNS`), by name; a multi-seed run makes them again on
+        the seed-mean table. None by default."""
+        return {}
 
     @abstractmethod
     def check(self, recipe: RecipeBase) -> None:

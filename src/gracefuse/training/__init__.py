@@ -1,7 +1,8 @@
 """The shared training loop, its checkpoints, losses over dicts and weighted extra terms."""
 
 from gracefuse.training.checkpoint import fingerprint, load_checkpoint
-from gracefuse.training.loop import FitResult, choose_device, evaluate_loss, fit, seed_everything
+from gracefuse.training.determinism import seed_everything
+from gracefuse.training.loop import FitResult, choose_device, evaluate_loss, fit
 from gracefuse.training.losses import (
     GaussianNLL,
     MaskedL1,

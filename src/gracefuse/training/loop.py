@@ -45,12 +45,6 @@ def choose_device(preference: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def seed_everything(seed: int) -> None:
-    """Seed torch's global generator (weight init); gracefuse's NumPy code uses its own
-    seeded Generators, and the loop reseeds per epoch."""
-    torch.manual_seed(seed)
-
-
 @dataclass
 class FitResult:
     """What :func:`fit` did."""

@@ -28,7 +28,8 @@ from gracefuse.methods.downscaling.importance import patch_importance
 from gracefuse.methods.downscaling.physics import PatchMass, SignAgreement, SoilMoistureMagnitude
 from gracefuse.methods.downscaling.problem import DownscalingProblem, upsample
 from gracefuse.models.pi_convlstm_unet import FIXED_MEMORY, build_pi_convlstm_unet
-from gracefuse.training.loop import choose_device, fit, seed_everything
+from gracefuse.training.determinism import seed_everything
+from gracefuse.training.loop import choose_device, fit
 from gracefuse.training.losses import GaussianNLL
 from gracefuse.training.terms import TotalVariation
 

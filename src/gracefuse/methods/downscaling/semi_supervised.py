@@ -16,7 +16,8 @@ from gracefuse.datasets.scaling import PointScaler
 from gracefuse.methods.downscaling.baselines import coarse_samples, predict_fine
 from gracefuse.methods.downscaling.problem import DownscalingProblem
 from gracefuse.models.ssvaer import SSVAER
-from gracefuse.training.loop import choose_device, fit, seed_everything
+from gracefuse.training.determinism import seed_everything
+from gracefuse.training.loop import choose_device, fit
 from gracefuse.training.losses import masked_mse
 
 

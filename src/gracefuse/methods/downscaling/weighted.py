@@ -18,7 +18,8 @@ from gracefuse.methods.downscaling.baselines import coarse_samples, predict_fine
 from gracefuse.methods.downscaling.config import DownscalingConfig
 from gracefuse.methods.downscaling.problem import DownscalingProblem
 from gracefuse.models.gnnwr import WeightedRegression, knn_proximity, ols, unit_vectors
-from gracefuse.training.loop import choose_device, fit, seed_everything
+from gracefuse.training.determinism import seed_everything
+from gracefuse.training.loop import choose_device, fit
 from gracefuse.training.losses import MaskedMSE
 
 

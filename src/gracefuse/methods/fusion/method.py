@@ -23,7 +23,7 @@ from gracefuse.errors import ConfigError
 from gracefuse.evaluate.baselines import cell_ridge_crossfit
 from gracefuse.evaluate.compare import verdicts
 from gracefuse.methods.base import Method, MethodOutput
-from gracefuse.methods.fusion.baselines import fusion_baselines
+from gracefuse.methods.fusion.baselines import BASELINES, fusion_baselines
 from gracefuse.methods.fusion.config import FusionRecipe
 from gracefuse.methods.fusion.evaluate import metrics_table, select_model
 from gracefuse.methods.fusion.outputs import predictions_dataset, well_correlations
@@ -146,6 +146,7 @@ class FusionMethod(Method):
     summary = "learn the LSM–GRACE mismatch with CNNs and correct the LSM"
     source = "Sun et al. 2019"
     products = ("predictions.nc", "comparison.csv")
+    headlines = (("test", "region", "nse"), ("test", "grid_median", "nse"))
 
     def check(self, recipe: FusionRecipe) -> None:
         twin = isinstance(recipe.data, TwinSource)
@@ -182,6 +183,10 @@ class FusionMethod(Method):
     def report(self, folder: Path, output: MethodOutput) -> None:
         write_fusion_report(folder, output.result, output.extras["predictions"],
                             output.extras["wells"])  # fmt: skip
+
+    def choices(self, recipe, table: pd.DataFrame) -> dict[str, str]:
+        networks = [m for m in dict.fromkeys(table.model) if m not in BASELINES and m]
+        return {"selected_model": select_model(table, networks)}
 
     def console(self, result: FusionResult) -> list:
         return console_summary(result)

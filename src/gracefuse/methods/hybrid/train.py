@@ -16,7 +16,8 @@ from gracefuse.methods.hybrid.loss import HybridLoss
 from gracefuse.methods.hybrid.series import HybridData, Standardised, role_dataset, to_months
 from gracefuse.methods.hybrid.splits import Roles
 from gracefuse.models.hybrid import ConceptualModel, HybridLSTM, SeriesLSTM
-from gracefuse.training.loop import FitResult, choose_device, fit, seed_everything, to_device
+from gracefuse.training.determinism import seed_everything
+from gracefuse.training.loop import FitResult, choose_device, fit, to_device
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,6 @@ def fit_member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: R
     ``(model, standardised inputs, FitResult)``."""
     h = recipe.hybrid
     tc: TrainConfig = recipe.train.model_copy(update={"seed": recipe.train.seed + member})
-    if tc.num_threads:
-        torch.set_num_threads(tc.num_threads)
     targets = [t for t in h.targets if t in data.targets]
     std = Standardised.of(data, roles.train[0])
     ds, index = role_dataset(

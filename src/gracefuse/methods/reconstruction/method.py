@@ -158,25 +158,29 @@ def choose_fill_model(table: pd.DataFrame, names: list[str], split: str) -> str:
     return str(sub.sort_values("value").model.iloc[0])
 
 
-def choose_models(table, predictions, lsm_driven, rc, splits) -> tuple[str, str]:
+def lsm_driven(recipe) -> list[str]:
+    """The recipe's models that take the LSM's storage as input, and the LSM baselines."""
+    return [m.name for m in recipe.models if m.name != "convlstm"] + list(LSM_BASELINES)
+
+
+def choose_models(table, names, lsm_driven, rc, role: str) -> tuple[str, str]:
     """The fill model (gaps inside the training span) and the hindcast model (outside it).
 
     ``"best"`` (fill model) and ``"best_lsm"`` (hindcast model, among LSM-driven models
-    only) are chosen on the validation block (the training months where there is none);
-    ``"fill_model"`` hindcasts with the fill model. Without LSM-driven models ``"best_lsm"``
-    falls back to the fill model.
+    only) are chosen on ``role`` (the validation block, or the training months where there
+    is none) among ``names`` (the models with predictions); ``"fill_model"`` hindcasts with
+    the fill model. Without LSM-driven models ``"best_lsm"`` falls back to the fill model.
     """
-    role = "validation_block" if len(splits.validation_block) else "train"
     chosen = []
     for setting, pool in (
-        (rc.fill_model, [m for m in predictions if m != "lsm"]),
-        (rc.hindcast_model, [m for m in predictions if m in lsm_driven]),
+        (rc.fill_model, [m for m in names if m != "lsm"]),
+        (rc.hindcast_model, [m for m in names if m in lsm_driven]),
     ):
         if setting == "fill_model" and chosen:
             chosen.append(chosen[0])
         elif setting in ("best", "best_lsm"):
             chosen.append(choose_fill_model(table, pool, role) if pool else chosen[0])
-        elif setting in predictions:
+        elif setting in names:
             chosen.append(setting)
         else:
             raise InputError(None, f"fill model {setting!r} was not trained in this recipe")
@@ -271,8 +275,9 @@ def _choose_and_bound(recipe, prepared: Prepared, fitted):
     forecasts = {**ahead, **base_ahead}
     rows = _skill_table(predictions, forecasts, p.grace, p.data.reference, p.splits, p.data.grid)
     table = long_table(rows + _model_rows(info))
-    lsm_driven = [m.name for m in recipe.models if m.name != "convlstm"] + list(LSM_BASELINES)
-    models = choose_models(table, predictions, lsm_driven, recipe.reconstruction, p.splits)
+    role = "validation_block" if len(p.splits.validation_block) else "train"
+    models = choose_models(table, list(predictions), lsm_driven(recipe), recipe.reconstruction,
+                           role)  # fmt: skip
     intervals = combined_intervals(
         *(fill_intervals(predictions[m], p.grace, p.splits, p.data.reference) for m in models)
     )
@@ -310,6 +315,8 @@ class ReconstructionMethod(Method):
     summary = "fill GRACE's gaps and the GRACE/GRACE-FO gap, hindcast before 2002"
     source = "Yu et al. 2021"
     products = ("filled.nc", "comparison.csv")
+    headlines = (("hidden_block", "grid_median", "rmse"), ("test", "grid_median", "rmse"),
+                 ("hindcast", "grid_median", "rmse"))  # fmt: skip
 
     def check(self, recipe: ReconstructionRecipe) -> None:
         check_reconstruction_recipe(recipe)
@@ -360,6 +367,13 @@ class ReconstructionMethod(Method):
 
     def report(self, folder: Path, output: MethodOutput) -> None:
         write_reconstruction_report(folder, output.result, output.info)
+
+    def choices(self, recipe, table: pd.DataFrame) -> dict[str, str]:
+        role = "validation_block" if (table.split == "validation_block").any() else "train"
+        names = list(dict.fromkeys(table.loc[table.split == role, "model"]))
+        fill, hindcast = choose_models(table, names, lsm_driven(recipe), recipe.reconstruction,
+                                       role)  # fmt: skip
+        return {"fill_model": fill, "hindcast_model": hindcast}
 
     def console(self, result: ReconstructionResult) -> list:
         return console_summary(result)

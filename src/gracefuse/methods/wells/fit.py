@@ -16,7 +16,8 @@ from gracefuse.datasets.scaling import PointScaler
 from gracefuse.methods.wells.config import WellsRecipe
 from gracefuse.methods.wells.problem import WellsProblem, validation_wells
 from gracefuse.models.gnnwr import WeightedRegression, knn_proximity, ols, unit_vectors
-from gracefuse.training.loop import choose_device, fit, seed_everything
+from gracefuse.training.determinism import seed_everything
+from gracefuse.training.loop import choose_device, fit
 from gracefuse.training.losses import MaskedMSE
 
 

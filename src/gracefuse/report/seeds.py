@@ -1,0 +1,113 @@
+"""The report of a multi-seed run: the choices made on the seed-mean validation rows,
+each headline metric ranked by seed-mean with its spread (flagging models within the seed
+spread of the best), the verdicts against the best baseline seed by seed, and a figure of
+every seed's value per model."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from gracefuse.evaluate.seeds import AGGREGATES, ranking  # noqa: E402
+from gracefuse.io import write_text  # noqa: E402
+from gracefuse.report.figures import save  # noqa: E402
+from gracefuse.report.htmlpage import figure_html, page, table_html  # noqa: E402
+
+FLAG = ' style="color:#a00;font-weight:bold"'
+
+
+def seed_strip(table: pd.DataFrame, ranked: pd.DataFrame, key: tuple[str, str, str],
+               path: Path) -> Path:  # fmt: skip
+    """Every seed's value (dots) and the seed-mean (bar) of each model on one metric."""
+    split, scale, metric = key
+    per_seed = table[~table.seed.isin(AGGREGATES) & (table.split == split)
+                     & (table.scale == scale) & (table.metric == metric)]  # fmt: skip
+    models = list(ranked.model)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(models) + 2), 3.2))
+    for i, m in enumerate(models):
+        vals = per_seed.loc[per_seed.model == m, "value"].to_numpy(float)
+        ax.plot([i] * len(vals), vals, "o", color="tab:blue", alpha=0.7, ms=5)
+        ax.hlines(ranked["mean"].iloc[i], i - 0.3, i + 0.3, color="black", lw=2)
+    ax.set_xticks(range(len(models)), models, rotation=30, ha="right")
+    ax.set_ylabel(f"{metric} ({split}, {scale.replace('_', '-')})")
+    ax.set_title("each seed (dots) and the seed-mean (bar)")
+    ax.grid(axis="y", alpha=0.3)
+    return save(fig, path)
+
+
+def _choices_html(result) -> str:
+    """The choices on the seed-mean, and each seed's own."""
+    if not result.choices:
+        return "<p>This family makes no choice between models.</p>"
+    rows = {name: {"seed-mean": chosen, **{f"seed {s}": c.get(name)
+                                          for s, c in result.choices_per_seed.items()}}
+            for name, chosen in result.choices.items()}  # fmt: skip
+    agree = result.info.get("choices_agree_across_seeds", True)
+    note = ("<p>Every seed on its own makes the same choices.</p>" if agree else
+            f"<p{FLAG}>⚠ The seeds on their own do not all make the same choice: the choice "
+            "is within the seed spread.</p>")  # fmt: skip
+    return (f"<p>Made on the seed-mean of the validation rows (test rows play no part)."
+            f"</p>{table_html(pd.DataFrame(rows).T)}{note}")  # fmt: skip
+
+
+def _headline_html(result, key, folder: Path) -> str:
+    """The ranking of one headline metric and its figure."""
+    ranked = ranking(result.summary, *key)
+    if ranked.empty:
+        return f"<p>No model was scored on {html.escape(' / '.join(key))}.</p>"
+    view = ranked.set_index("model")[["mean", "sd", "min", "max", "n", "within_spread_of_best"]]
+    close = ranked.model[ranked.within_spread_of_best].tolist()[1:]
+    note = (f"<p{FLAG}>Within the seed spread of the best ({html.escape(ranked.model[0])}): "
+            f"{html.escape(', '.join(close))}; their order could flip with other seeds.</p>"
+            if close else f"<p>{html.escape(ranked.model[0])} is outside every other model's "
+            "seed range.</p>")  # fmt: skip
+    fig = seed_strip(result.table, ranked, key, folder / "figures" / f"seeds_{'_'.join(key)}.png")
+    return table_html(view) + note + figure_html(fig, f"{' / '.join(key)} by seed")
+
+
+def _verdicts_html(comparison: pd.DataFrame) -> str:
+    """Per network and scale: the gain over the best baseline, seed by seed."""
+    need = {"seed", "model", "split", "scale", "gain", "beats"}
+    if comparison.empty or not need <= set(comparison.columns):
+        return "<p>No network compared with the baselines in this run.</p>"
+    test = comparison[comparison.split.astype(str).str.startswith("test")]
+    keys = ["model", "split", "scale"] + (["metric"] if "metric" in test else [])
+    rows = []
+    for key, part in test.groupby(keys, sort=False):
+        beats = part.beats.astype(str).str.lower().eq("true")
+        sig = part.get("significant", pd.Series(False, index=part.index))
+        rows.append({**dict(zip(keys, key, strict=True)), "gain mean": part.gain.mean(),
+                     "gain sd": part.gain.std(ddof=1), "beats (seeds)": f"{beats.sum()}/{len(part)}",
+                     "significant (seeds)":
+                         f"{sig.astype(str).str.lower().eq('true').sum()}/{len(part)}"})  # fmt: skip
+    view = pd.DataFrame(rows).set_index(keys)
+    mixed = [" ".join(map(str, k)) for k, r in view.iterrows()
+             if r["beats (seeds)"].split("/")[0] not in ("0", r["beats (seeds)"].split("/")[1])]  # fmt: skip
+    note = (f"<p{FLAG}>⚠ Beats the best baseline on some seeds only: {html.escape('; '.join(mixed))}"
+            "</p>" if mixed else "<p>Each verdict is the same on every seed.</p>")  # fmt: skip
+    return table_html(view) + note
+
+
+def write_seed_report(folder: Path, result, headlines, comparison: pd.DataFrame) -> Path:
+    """``report.html`` of a multi-seed run (figures under ``figures/``)."""
+    (folder / "figures").mkdir(exist_ok=True)
+    seeds = result.info["seeds"]
+    links = " ".join(f'<a href="seed{s}/report.html">seed {s}</a>' for s in seeds)
+    intro = (f"<p>Recipe <b>{html.escape(str(result.info.get('recipe')))}</b> over training "
+             f"seeds {html.escape(str(seeds))}; each seed's own report: {links}. Spread: sd "
+             "is the sample standard deviation over seeds; two models are <i>within the seed "
+             "spread</i> when their ranges over seeds overlap.</p>")  # fmt: skip
+    sections = [("", intro), ("Choices between models", _choices_html(result))]
+    for key in headlines:
+        sections.append((f"{' / '.join(key)}: mean ± spread over seeds",
+                         _headline_html(result, key, folder)))  # fmt: skip
+    sections.append(("Against the best baseline, seed by seed", _verdicts_html(comparison)))
+    path = folder / "report.html"
+    write_text(path, page(f"gracefuse: {result.info.get('recipe')} over seeds", sections))
+    return path
