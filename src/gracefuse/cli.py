@@ -58,6 +58,10 @@ Seeds = Annotated[
     str | None,
     typer.Option(help="training seeds, e.g. 0,1,2: one run each, then mean ± spread over them"),
 ]
+Portable = Annotated[
+    bool,
+    typer.Option(help="kernels that give the same numbers on any x86-64 CPU (slower)"),
+]
 DataDir = Annotated[
     Path | None,
     typer.Option(
@@ -146,13 +150,17 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def with_seeds(recipe, seeds: str | None):
-    """``recipe`` with ``train.seeds`` from ``--seeds`` (unchanged without it)."""
-    if seeds is None:
+def with_options(recipe, seeds: str | None, portable: bool):
+    """``recipe`` with ``train.seeds`` from ``--seeds`` and ``train.kernels = "portable"``
+    from ``--portable`` (unchanged without them)."""
+    if seeds is None and not portable:
         return recipe
     raw = recipe.model_dump(mode="json")
-    raw["train"]["seeds"] = parse_seeds(seeds)
-    return parse_recipe(raw, "--seeds")
+    if seeds is not None:
+        raw["train"]["seeds"] = parse_seeds(seeds)
+    if portable:
+        raw["train"]["kernels"] = "portable"
+    return parse_recipe(raw, "command options")
 
 
 def _run(recipe, out_dir: Path, quiet: bool, overwrite: bool) -> None:
@@ -160,8 +168,7 @@ def _run(recipe, out_dir: Path, quiet: bool, overwrite: bool) -> None:
     t0 = time.perf_counter()
     result = run_recipe(recipe, out_dir, progress=not quiet, overwrite=overwrite)
     method = get_method(recipe.method)
-    lines = (seeds_console(result, method.headlines) if isinstance(result, SeedsResult)
-             else method.console(result))  # fmt: skip
+    lines = seeds_console(result) if isinstance(result, SeedsResult) else method.console(result)
     _print(lines)
     out.print(
         f"done in {time.perf_counter() - t0:.0f} s; run folder {out_dir} "
@@ -175,12 +182,14 @@ def run(
     out_dir: RunFolder = Path("runs/run"),
     data: DataDir = None,
     seeds: Seeds = None,
+    portable: Portable = False,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Run a recipe of any method end to end: train, evaluate, write predictions, figures
     and report (``gracefuse methods`` lists the methods and their recipes)."""
-    _run(with_seeds(load_recipe(recipe, data_dir=data), seeds), out_dir, quiet, overwrite)
+    r = with_options(load_recipe(recipe, data_dir=data), seeds, portable)
+    _run(r, out_dir, quiet, overwrite)
 
 
 @app.command()
@@ -189,13 +198,14 @@ def fill(
     out_dir: RunFolder = Path("runs/fill"),
     data: DataDir = None,
     seeds: Seeds = None,
+    portable: Portable = False,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Alias of ``run`` for reconstruction recipes: fill GRACE's missing months and the
     GRACE/GRACE-FO gap, hindcast before 2002."""
     r = load_recipe(recipe, method="reconstruction", data_dir=data)
-    _run(with_seeds(r, seeds), out_dir, quiet, overwrite)
+    _run(with_options(r, seeds, portable), out_dir, quiet, overwrite)
 
 
 @app.command()
@@ -262,6 +272,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="twin and training seed (twin only with --seeds)")] = 0,
     size: Annotated[int, typer.Option(help="twin grid cells per side (multiple of 32)")] = 32,
     seeds: Seeds = None,
+    portable: Portable = False,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
 ) -> None:
@@ -270,9 +281,7 @@ def demo(
     raw = load_recipe("sun2019_twin").model_dump()
     raw["data"] |= {"size": size, "seed": seed}
     raw["train"] |= {"seed": seed}
-    if seeds is not None:
-        raw["train"] |= {"seeds": parse_seeds(seeds)}
-    recipe = parse_recipe(raw, "demo options")
+    recipe = with_options(parse_recipe(raw, "demo options"), seeds, portable)
     over = f", training seeds {seeds}" if seeds else ""
     out.print(f"gracefuse demo: {size}×{size} twin, seed {seed}{over} → {out_dir}")
     _run(recipe, out_dir, quiet, overwrite)

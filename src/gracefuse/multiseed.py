@@ -20,7 +20,13 @@ from pathlib import Path
 import pandas as pd
 
 from gracefuse.config import RecipeBase, dump_recipe
-from gracefuse.evaluate.seeds import SEED_COLUMNS, ranking, seed_summary, seed_table
+from gracefuse.evaluate.seeds import (
+    SEED_COLUMNS,
+    default_headlines,
+    ranking,
+    seed_summary,
+    seed_table,
+)
 from gracefuse.io import write_text
 from gracefuse.methods import METRIC_COLUMNS, get_method
 from gracefuse.report.seeds import write_seed_report
@@ -38,7 +44,8 @@ class SeedsResult:
     choices: dict[str, str]
     choices_per_seed: dict[int, dict[str, str]]
     info: dict
-    results: dict[int, object] = field(default_factory=dict)
+    #: the ``(split, scale, metric)`` rows ranked in the report and the summary
+    headlines: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def seed_recipe(recipe: RecipeBase, seed: int) -> RecipeBase:
@@ -104,14 +111,15 @@ def run_seeds(recipe: RecipeBase, out_dir: str | Path, *, progress: bool = True,
         )
         write_text(folder / "comparison.csv", comparison.to_csv(index=False, float_format="%.6g"))
         result = SeedsResult(table, seed_summary(table), choices, per_seed, info)
+        result.headlines = list(method.headlines) or default_headlines(result.summary)
         if figures:
-            write_seed_report(folder, result, method.headlines, comparison)
+            write_seed_report(folder, result, result.headlines, comparison)
         write_text(folder / "run_info.json", json.dumps(info, indent=2))
         log.info("multi-seed run finished in %.1f s", info["seconds"])
     return result
 
 
-def seeds_console(result: SeedsResult, headlines) -> list[str]:
+def seeds_console(result: SeedsResult) -> list[str]:
     """The choices and, per headline metric, each model's seed-mean ± sd, best first
     (flagged ⚠ when within the seed spread of the best)."""
     lines = [f"seeds {result.info['seeds']}: choices on the seed-mean validation rows: "
@@ -119,7 +127,7 @@ def seeds_console(result: SeedsResult, headlines) -> list[str]:
     if not result.info.get("choices_agree_across_seeds", True):
         lines.append("⚠ the seeds on their own choose differently: " + "; ".join(
             f"seed {s}: {c}" for s, c in result.choices_per_seed.items()))  # fmt: skip
-    for key in headlines:
+    for key in result.headlines:
         ranked = ranking(result.summary, *key)
         if ranked.empty:
             continue

@@ -26,8 +26,8 @@ SEED_COLUMNS = ["seed", *METRIC_COLUMNS]
 AGGREGATES = ("mean", "sd", "min", "max")
 KEYS = ["model", "variable", "split", "scale", "metric"]
 #: metrics where more is better; and where less is (others are not ranked)
-HIGHER_BETTER = {"nse", "r", "r2", "kge", "kge_2012", "kge_anomaly", "coverage95", "beats"}
-LOWER_BETTER = {"rmse", "mae", "mse", "crps", "width95", "mean_width"}
+HIGHER_BETTER = {"nse", "r", "r2", "kge", "kge_2012", "kge_anomaly"}
+LOWER_BETTER = {"rmse", "mae", "mse", "crps"}
 
 
 def stack_seeds(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
@@ -97,3 +97,12 @@ def ranking(summary: pd.DataFrame, split: str, scale: str, metric: str,
     best = rows.iloc[0]
     flags = [within_spread(best, r) for _, r in rows.iterrows()]
     return rows.assign(within_spread_of_best=flags).reset_index(drop=True)
+
+
+def default_headlines(summary: pd.DataFrame, limit: int = 6) -> list[tuple[str, str, str]]:
+    """For a family without :attr:`~gracefuse.methods.base.Method.headlines`: its test
+    rows of NSE, r, RMSE and MAE, ``(split, scale, metric)``, at most ``limit``."""
+    sel = summary.split.astype(str).str.startswith("test")
+    sel &= summary.metric.isin(["nse", "r", "rmse", "mae"])
+    keys = summary.loc[sel, ["split", "scale", "metric"]].drop_duplicates()
+    return [tuple(k) for k in keys.itertuples(index=False)][:limit]

@@ -1,12 +1,13 @@
-"""Same recipe, same seed, same numbers: on one machine bit for bit, and across x86-64 CPU
-models where ``kernels = "portable"``.
+"""Same recipe, same seed, same numbers: on one machine bit for bit (``kernels = "fast"``,
+the default), and across x86-64 CPU models with ``kernels = "portable"``.
 
 What moves a CPU run's numbers, measured in ``benchmarks/reproducibility.py``:
 
 - **oneDNN** (torch's convolution and RNN kernels) picks its code by the CPU's vector
   extensions and cache sizes and splits its sums by thread count: the same shrunk demo on
   1 and 2 threads, or with AVX2 against AVX-512 kernels, moves a test NSE by up to 0.008.
-  ``portable`` turns oneDNN off (convolutions go through ATen's im2col + BLAS).
+  ``portable`` turns oneDNN off (convolutions go through ATen's im2col + BLAS; the demo's
+  SegNet-lite trains 3.5× slower).
 - **MKL** (BLAS) picks its kernels by CPU model and vendor; its *conditional numerical
   reproducibility* branch ``COMPATIBLE`` gives the same bits on every x86-64 CPU for one
   thread count. ``portable`` sets ``MKL_CBWR=COMPATIBLE``, which MKL reads once, at its
@@ -132,7 +133,7 @@ def reproducible(train: TrainConfig) -> Iterator[dict]:
     >>> with reproducible(TrainConfig(seed=3)):
     ...     b = torch.rand(2)
     >>> bool((a == b).all()), facts["kernels"]
-    (True, 'portable')
+    (True, 'fast')
     """
     portable = train.kernels == "portable"
     facts: dict = {"kernels": train.kernels, "deterministic_algorithms": train.deterministic}

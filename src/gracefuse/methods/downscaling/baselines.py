@@ -44,6 +44,7 @@ def random_forest(problem: DownscalingProblem, trees: int = 100, max_samples: in
         x, y = x[pick], y[pick]
     forest = RandomForestRegressor(n_estimators=trees, min_samples_leaf=3, max_features=0.5,
                                    n_jobs=-1, random_state=seed).fit(x, y)  # fmt: skip
+    forest.set_params(n_jobs=1)  # threads would sum the trees in a varying order
     return predict_fine(problem, lambda x, *where: forest.predict(x)), forest
 
 

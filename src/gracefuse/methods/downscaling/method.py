@@ -101,6 +101,7 @@ class DownscalingMethod(Method):
     summary = "coarse GWSA to a fine grid: GNNWR, GTNNWR and baselines, mass-conserving"
     source = "Liang et al. 2025; Ibrahim et al. 2026"
     products = ("downscaled.nc",)
+    headlines = (("test", "fine_grid", "mae"),)
 
     def check(self, recipe: DownscalingRecipe) -> None:
         return None  # the twin source is checked by its own validators

@@ -95,7 +95,8 @@ def fit_fold(problem: WellsProblem, recipe: WellsRecipe, test_wells: list[str], 
     xs = np.column_stack([problem.x, problem.lat, problem.lon])
     forest = RandomForestRegressor(recipe.wells.forest_trees, min_samples_leaf=5,
                                    max_features=0.5, n_jobs=-1, random_state=seed)  # fmt: skip
-    out["random_forest"] = forest.fit(xs[train_rows], y[train_rows]).predict(xs[rows["test"]])
+    forest.fit(xs[train_rows], y[train_rows]).set_params(n_jobs=1)  # trees summed in order
+    out["random_forest"] = forest.predict(xs[rows["test"]])
     for mc in recipe.models:
         out[mc.name] = fit_weighted_wells(mc, problem, recipe, y, rows, anchors,
                                  folder / f"{target}_{mc.name}", progress)  # fmt: skip

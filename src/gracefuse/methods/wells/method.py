@@ -86,6 +86,7 @@ class WellsMethod(Method):
     summary = "depth to groundwater and its anomaly at held-out wells: GNNWR, GTNNWR, baselines"
     source = "Liang et al. 2025 (GNNWR/GTNNWR); Illinois wells"
     products = ("predictions.nc",)
+    headlines = (("test_wells", "well_median", "r"), ("test_wells", "pooled", "r"))
 
     def check(self, recipe: WellsRecipe) -> None:
         return None
