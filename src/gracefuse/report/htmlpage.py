@@ -22,7 +22,7 @@ figure{margin:1.5em 0} figcaption{font-size:.9em;color:#555} img{max-width:100%}
 
 #: number formats by the kind of quantity a column holds (first match of its name wins)
 KIND_FORMATS = (
-    (("parameters", "trainable", "epochs", "best epoch", "months"), "{:,.0f}"),
+    (("parameters", "trainable", "epochs", "best epoch", "months", "seeds"), "{:,.0f}"),
     (("seconds_per_epoch", "seconds per epoch"), "{:.2f}"),
     (("seconds",), "{:.1f}"),
     (("coverage",), "{:.1%}"),

@@ -61,7 +61,10 @@ def _headline_html(result, key, folder: Path) -> str:
     ranked = ranking(result.summary, *key)
     if ranked.empty:
         return f"<p>No model was scored on {html.escape(' / '.join(key))}.</p>"
-    view = ranked.set_index("model")[["mean", "sd", "min", "max", "n", "within_spread_of_best"]]
+    cols = ["mean", "sd", "min", "max", "n", "within_spread_of_best"]
+    view = ranked.set_index("model")[cols].rename(
+        columns={"n": "seeds", "within_spread_of_best": "within the seed spread of the best"}
+    )
     close = ranked.model[ranked.within_spread_of_best].tolist()[1:]
     note = (f"<p{FLAG}>Within the seed spread of the best ({html.escape(ranked.model[0])}): "
             f"{html.escape(', '.join(close))}; their order could flip with other seeds.</p>"
@@ -71,27 +74,33 @@ def _headline_html(result, key, folder: Path) -> str:
     return table_html(view) + note + figure_html(fig, f"{' / '.join(key)} by seed")
 
 
+def _true(column: pd.Series) -> pd.Series:
+    """A boolean column as read back from CSV (``True``/``False`` text or booleans)."""
+    return column.astype(str).str.lower().eq("true")
+
+
 def _verdicts_html(comparison: pd.DataFrame) -> str:
-    """Per network and scale: the gain over the best baseline, seed by seed."""
+    """Per network, reported split and scale: the gain over the best baseline, its mean and
+    sd over seeds, and on how many seeds it beats the baseline (significantly)."""
     need = {"seed", "model", "split", "scale", "gain", "beats"}
     if comparison.empty or not need <= set(comparison.columns):
         return "<p>No network compared with the baselines in this run.</p>"
-    test = comparison[comparison.split.astype(str).str.startswith("test")]
-    keys = ["model", "split", "scale"] + (["metric"] if "metric" in test else [])
-    rows = []
-    for key, part in test.groupby(keys, sort=False):
-        beats = part.beats.astype(str).str.lower().eq("true")
-        sig = part.get("significant", pd.Series(False, index=part.index))
+    chooses = comparison.split.astype(str).str.contains("validation|train|calibration")
+    reported = comparison[~chooses]
+    keys = ["model", "split", "scale"] + (["metric"] if "metric" in reported else [])
+    rows, mixed = [], []
+    for key, part in reported.groupby(keys, sort=False):
+        n, beats = len(part), int(_true(part.beats).sum())
+        sig = int(_true(part["significant"]).sum()) if "significant" in part else 0
         rows.append({**dict(zip(keys, key, strict=True)), "gain mean": part.gain.mean(),
-                     "gain sd": part.gain.std(ddof=1), "beats (seeds)": f"{beats.sum()}/{len(part)}",
-                     "significant (seeds)":
-                         f"{sig.astype(str).str.lower().eq('true').sum()}/{len(part)}"})  # fmt: skip
-    view = pd.DataFrame(rows).set_index(keys)
-    mixed = [" ".join(map(str, k)) for k, r in view.iterrows()
-             if r["beats (seeds)"].split("/")[0] not in ("0", r["beats (seeds)"].split("/")[1])]  # fmt: skip
-    note = (f"<p{FLAG}>⚠ Beats the best baseline on some seeds only: {html.escape('; '.join(mixed))}"
-            "</p>" if mixed else "<p>Each verdict is the same on every seed.</p>")  # fmt: skip
-    return table_html(view) + note
+                     "gain sd": part.gain.std(ddof=1), "beats (seeds)": f"{beats}/{n}",
+                     "significant (seeds)": f"{sig}/{n}"})  # fmt: skip
+        if 0 < beats < n:
+            mixed.append(" ".join(map(str, key)))
+    note = (f"<p{FLAG}>⚠ Beats the best baseline on some seeds only: "
+            f"{html.escape('; '.join(mixed))}</p>" if mixed
+            else "<p>Each verdict is the same on every seed.</p>")  # fmt: skip
+    return table_html(pd.DataFrame(rows).set_index(keys)) + note
 
 
 def write_seed_report(folder: Path, result, headlines, comparison: pd.DataFrame) -> Path:
