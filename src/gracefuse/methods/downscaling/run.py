@@ -74,28 +74,28 @@ def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: f
 def downscale_all(recipe: DownscalingRecipe, problem: DownscalingProblem, folder: Path,
                   progress: bool) -> DownscalingResult:  # fmt: skip
     """Run the baselines and every model of ``recipe`` on ``problem``."""
-    cfg = recipe.downscaling
+    cfg, seed = recipe.downscaling, recipe.train.seed
     result = DownscalingResult(problem)
     t0 = time.perf_counter()
     raw = {"nearest": nearest(problem), "bilinear": bilinear_field(problem)}
     forest_start = time.perf_counter()
     raw["random_forest"], forest = random_forest(problem, cfg.forest_trees, cfg.forest_samples,
-                                                 recipe.train.seed)  # fmt: skip
+                                                 seed)  # fmt: skip
     result.facts["random_forest"] = {"seconds": round(time.perf_counter() - forest_start, 1)}
     scales: dict[str, np.ndarray] = {}
-    explain = {"random_forest": _points(problem, lambda x, *_: forest.predict(x), False)}
+    explain = {"random_forest": _points(problem, lambda x, *_: forest.predict(x), False, seed)}
     if any(get_spec(mc.name).inputs == "coarse_fine" for mc in recipe.models):
         raw["cell_regression"] = cell_regression(problem)
     for mc in recipe.models:
         args = (mc, problem, cfg, recipe.train, folder, progress)
         if mc.name == "ssvaer":
             raw[mc.name], facts, predict = fit_ssvaer(mc, problem, recipe.train, folder, progress)
-            explain[mc.name] = _points(problem, predict, False)
+            explain[mc.name] = _points(problem, predict, False, seed)
         elif get_spec(mc.name).inputs == "coarse_fine":
             raw[mc.name], scales[mc.name], facts, explain[mc.name] = fit_patch(mc.name, *args)
         else:
             raw[mc.name], facts, predict = fit_weighted(mc.name, *args)
-            explain[mc.name] = _points(problem, predict, True)
+            explain[mc.name] = _points(problem, predict, True, seed)
         result.facts[mc.name] = facts
         log.info("%s: %d epochs (best %d), %.1f s", mc.name, facts["epochs"],
                  facts["best_epoch"], facts["seconds"])  # fmt: skip
@@ -111,10 +111,12 @@ def downscale_all(recipe: DownscalingRecipe, problem: DownscalingProblem, folder
     return result
 
 
-def _points(problem: DownscalingProblem, predict, per_sample: bool):
-    """``explain(samples, nsamples)`` of a point model (:func:`point_importance`)."""
+def _points(problem: DownscalingProblem, predict, per_sample: bool, seed: int):
+    """``explain(samples, nsamples)`` of a point model (:func:`point_importance`, its
+    samples drawn from the recipe's training seed)."""
 
     def explain(samples: int, nsamples: int):
-        return problem.names, point_importance(predict, problem, samples, nsamples, 0, per_sample)
+        return problem.names, point_importance(predict, problem, samples, nsamples, seed,
+                                               per_sample)  # fmt: skip
 
     return explain
