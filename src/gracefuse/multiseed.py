@@ -22,6 +22,7 @@ import pandas as pd
 from gracefuse.config import RecipeBase, dump_recipe
 from gracefuse.evaluate.seeds import (
     SEED_COLUMNS,
+    close_to_best,
     default_headlines,
     ranking,
     seed_summary,
@@ -30,7 +31,7 @@ from gracefuse.evaluate.seeds import (
 from gracefuse.io import write_text
 from gracefuse.methods import METRIC_COLUMNS, get_method
 from gracefuse.report.seeds import write_seed_report
-from gracefuse.runfolder import prepare_run_folder
+from gracefuse.runfolder import prepare_run_folder, run_log
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +65,13 @@ def _run_seed(recipe: RecipeBase, seed: int, folder: Path, progress: bool, figur
     """Run (or read back) one seed: its metrics, comparison and run_info."""
     from gracefuse.runner import run_recipe
 
-    sub = folder / f"seed{seed}"
+    sub, single = folder / f"seed{seed}", seed_recipe(recipe, seed)
     done = (sub / "run_info.json").is_file() and (sub / "config.toml").is_file()
-    text = dump_recipe(seed_recipe(recipe, seed))
-    if done and (sub / "config.toml").read_text(encoding="utf-8") == text:
+    if done and (sub / "config.toml").read_text(encoding="utf-8") == dump_recipe(single):
         log.info("seed %d: finished before, read back from %s", seed, sub)
     else:
         log.info("seed %d: running into %s", seed, sub)
-        run_recipe(seed_recipe(recipe, seed), sub, progress=progress, figures=figures,
-                   overwrite=overwrite)  # fmt: skip
+        run_recipe(single, sub, progress=progress, figures=figures, overwrite=overwrite)
     try:
         comp = pd.read_csv(sub / "comparison.csv")
     except pd.errors.EmptyDataError:  # a family without networks to compare
@@ -83,8 +82,6 @@ def _run_seed(recipe: RecipeBase, seed: int, folder: Path, progress: bool, figur
 def run_seeds(recipe: RecipeBase, out_dir: str | Path, *, progress: bool = True,
               figures: bool = True, overwrite: bool = False) -> SeedsResult:  # fmt: skip
     """Run ``recipe`` once per seed of ``recipe.train.seeds`` and aggregate (see module)."""
-    from gracefuse.runner import run_log
-
     method = get_method(recipe.method)
     method.check(recipe)
     text = dump_recipe(recipe)
@@ -97,23 +94,25 @@ def run_seeds(recipe: RecipeBase, out_dir: str | Path, *, progress: bool = True,
         tables, comps, infos = {}, [], {}
         for s in seeds:
             tables[s], comp, infos[s] = _run_seed(recipe, s, folder, progress, figures, overwrite)
-            comps.append(comp.assign(seed=s) if not comp.empty else comp)
+            if not comp.empty:
+                comps.append(comp.assign(seed=s))
         table = seed_table(tables)
         mean = table[table.seed == "mean"][METRIC_COLUMNS]
         choices = method.choices(recipe, mean)
         per_seed = {s: method.choices(recipe, t) for s, t in tables.items()}
-        info = _info(recipe, infos, choices, per_seed, time.perf_counter() - t0)
-        comparison = pd.concat([c for c in comps if not c.empty] or [pd.DataFrame()])
+        info = _info(infos, choices, per_seed, time.perf_counter() - t0)
+        comparison = pd.concat(comps) if comps else pd.DataFrame()
         if "seed" in comparison:
             comparison = comparison[["seed", *[c for c in comparison if c != "seed"]]]
         write_text(
             folder / "metrics.csv", table[SEED_COLUMNS].to_csv(index=False, float_format="%.6g")
         )
         write_text(folder / "comparison.csv", comparison.to_csv(index=False, float_format="%.6g"))
-        result = SeedsResult(table, seed_summary(table), choices, per_seed, info)
-        result.headlines = list(method.headlines) or default_headlines(result.summary)
+        summary = seed_summary(table)
+        headlines = list(method.headlines) or default_headlines(summary)
+        result = SeedsResult(table, summary, choices, per_seed, info, headlines)
         if figures:
-            write_seed_report(folder, result, result.headlines, comparison)
+            write_seed_report(folder, result, comparison)
         write_text(folder / "run_info.json", json.dumps(info, indent=2))
         log.info("multi-seed run finished in %.1f s", info["seconds"])
     return result
@@ -133,13 +132,13 @@ def seeds_console(result: SeedsResult) -> list[str]:
             continue
         cells = [f"{r.model} {r.mean:.3f} ± {r.sd:.3f}" for r in ranked.itertuples()]
         lines.append(f"{' / '.join(key)} (mean ± sd): " + ", ".join(cells))
-        close = ranked.model[ranked.within_spread_of_best].tolist()[1:]
+        close = close_to_best(ranked)
         if close:
             lines.append(f"⚠ within the seed spread of {ranked.model[0]}: {', '.join(close)}")
     return lines
 
 
-def _info(recipe, infos: dict[int, dict], choices, per_seed, seconds: float) -> dict:
+def _info(infos: dict[int, dict], choices, per_seed, seconds: float) -> dict:
     """``run_info.json`` of the multi-seed run: the seeds' facts side by side."""
     first = infos[next(iter(infos))]
     keep = ("recipe", "method", "gracefuse", "torch", "device", "machine", "reproducibility")

@@ -10,8 +10,11 @@ removed on the way in.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gracefuse.errors import ConfigError
@@ -86,3 +89,20 @@ def prepare_run_folder(out: str | Path, recipe_toml: str, overwrite: bool = Fals
     folder.mkdir(parents=True, exist_ok=True)
     clean_partials(folder)
     return folder
+
+
+@contextmanager
+def run_log(folder: Path) -> Iterator[None]:
+    """Send gracefuse's log (INFO and up) to ``folder/run.log`` while the block runs."""
+    handler = logging.FileHandler(folder / "run.log", mode="a")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("gracefuse")
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,28 +24,11 @@ from gracefuse.io import write_netcdf, write_text
 from gracefuse.machine import machine_facts
 from gracefuse.methods import METRIC_COLUMNS, get_method
 from gracefuse.multiseed import run_seeds
-from gracefuse.runfolder import prepare_run_folder
+from gracefuse.runfolder import prepare_run_folder, run_log
 from gracefuse.training import choose_device
 from gracefuse.training.determinism import reproducible
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def run_log(folder: Path) -> Iterator[None]:
-    """Send gracefuse's log (INFO and up) to ``folder/run.log`` while the block runs."""
-    handler = logging.FileHandler(folder / "run.log", mode="a")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("gracefuse")
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-        handler.close()
 
 
 def _add_run_info(recipe: RecipeBase, info: dict, reproducibility: dict) -> None:

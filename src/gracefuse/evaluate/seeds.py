@@ -99,6 +99,11 @@ def ranking(summary: pd.DataFrame, split: str, scale: str, metric: str,
     return rows.assign(within_spread_of_best=flags).reset_index(drop=True)
 
 
+def close_to_best(ranked: pd.DataFrame) -> list[str]:
+    """The models of a :func:`ranking` within the seed spread of its best (not the best)."""
+    return ranked.model[ranked.within_spread_of_best].tolist()[1:]
+
+
 def default_headlines(summary: pd.DataFrame, limit: int = 6) -> list[tuple[str, str, str]]:
     """For a family without :attr:`~gracefuse.methods.base.Method.headlines`: its test
     rows of NSE, r, RMSE and MAE, ``(split, scale, metric)``, at most ``limit``."""

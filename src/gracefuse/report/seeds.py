@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from gracefuse.evaluate.seeds import AGGREGATES, ranking  # noqa: E402
+from gracefuse.evaluate.seeds import AGGREGATES, close_to_best, ranking  # noqa: E402
 from gracefuse.io import write_text  # noqa: E402
 from gracefuse.report.figures import save  # noqa: E402
 from gracefuse.report.htmlpage import figure_html, page, table_html  # noqa: E402
@@ -65,7 +65,7 @@ def _headline_html(result, key, folder: Path) -> str:
     view = ranked.set_index("model")[cols].rename(
         columns={"n": "seeds", "within_spread_of_best": "within the seed spread of the best"}
     )
-    close = ranked.model[ranked.within_spread_of_best].tolist()[1:]
+    close = close_to_best(ranked)
     note = (f"<p{FLAG}>Within the seed spread of the best ({html.escape(ranked.model[0])}): "
             f"{html.escape(', '.join(close))}; their order could flip with other seeds.</p>"
             if close else f"<p>{html.escape(ranked.model[0])} is outside every other model's "
@@ -103,7 +103,7 @@ def _verdicts_html(comparison: pd.DataFrame) -> str:
     return table_html(pd.DataFrame(rows).set_index(keys)) + note
 
 
-def write_seed_report(folder: Path, result, headlines, comparison: pd.DataFrame) -> Path:
+def write_seed_report(folder: Path, result, comparison: pd.DataFrame) -> Path:
     """``report.html`` of a multi-seed run (figures under ``figures/``)."""
     (folder / "figures").mkdir(exist_ok=True)
     seeds = result.info["seeds"]
@@ -113,7 +113,7 @@ def write_seed_report(folder: Path, result, headlines, comparison: pd.DataFrame)
              "is the sample standard deviation over seeds; two models are <i>within the seed "
              "spread</i> when their ranges over seeds overlap.</p>")  # fmt: skip
     sections = [("", intro), ("Choices between models", _choices_html(result))]
-    for key in headlines:
+    for key in result.headlines:
         sections.append((f"{' / '.join(key)}: mean ± spread over seeds",
                          _headline_html(result, key, folder)))  # fmt: skip
     sections.append(("Against the best baseline, seed by seed", _verdicts_html(comparison)))
