@@ -5,7 +5,7 @@ another recipe into it is refused (its checkpoints, predictions and report belon
 other run) unless the user asks to overwrite; the same recipe resumes from its
 checkpoints. Temporary files of writes that were killed (``.NAME.XXXX.part`` from
 :func:`gracefuse.io.atomic_path`, which every output and checkpoint goes through) are
-removed on the way in.
+removed on the way in. :func:`run_log` sends a run's log to its ``run.log``.
 """
 
 from __future__ import annotations
