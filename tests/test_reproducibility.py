@@ -163,3 +163,8 @@ def test_bad_seeds_on_the_command_line_are_a_clear_error(capsys, tmp_path):
     assert "--seeds" in capsys.readouterr().err
     assert main(["run", "sun2019_twin", "--seeds", "1,1", "--out", str(tmp_path / "r")]) == 2
     assert "each seed at most once" in capsys.readouterr().err
+    # a family that trains nothing: three seeds would be three identical runs
+    assert main(["run", "groundwater_twin", "--seeds", "0,1", "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "trains nothing" in err and "groundwater" in err
+    assert not (tmp_path / "g").exists()

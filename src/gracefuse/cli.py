@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
 import sys
 import time
 import tomllib
@@ -36,6 +38,7 @@ from gracefuse.models import REGISTRY
 from gracefuse.multiseed import SeedsResult, seeds_console
 from gracefuse.recipes import builtin_recipes, load_recipe, parse_recipe
 from gracefuse.runner import run_recipe
+from gracefuse.training.distributed import launched_by_torchrun
 
 app = typer.Typer(
     name="gracefuse",
@@ -61,6 +64,14 @@ Seeds = Annotated[
 Portable = Annotated[
     bool,
     typer.Option(help="kernels that give the same numbers on any x86-64 CPU (slower)"),
+]
+Nproc = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="training processes on this machine (DDP through torchrun: one per GPU, "
+        "or CPU processes with gloo); several nodes: start torchrun yourself",
+    ),
 ]
 DataDir = Annotated[
     Path | None,
@@ -167,6 +178,8 @@ def _run(recipe, out_dir: Path, quiet: bool, overwrite: bool) -> None:
     """Run any recipe through the runner and print its family's summary."""
     t0 = time.perf_counter()
     result = run_recipe(recipe, out_dir, progress=not quiet, overwrite=overwrite)
+    if result is None and launched_by_torchrun():
+        return  # a rank other than 0: rank 0 prints
     method = get_method(recipe.method)
     lines = seeds_console(result) if isinstance(result, SeedsResult) else method.console(result)
     _print(lines)
@@ -183,13 +196,31 @@ def run(
     data: DataDir = None,
     seeds: Seeds = None,
     portable: Portable = False,
+    nproc: Nproc = 1,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Run a recipe of any method end to end: train, evaluate, write predictions, figures
     and report (``gracefuse methods`` lists the methods and their recipes)."""
     r = with_options(load_recipe(recipe, data_dir=data), seeds, portable)
+    if nproc > 1 and not launched_by_torchrun():
+        args = ["run", recipe, "--out", str(out_dir)] + (["--data", str(data)] if data else [])
+        args += (["--seeds", seeds] if seeds else []) + (["--portable"] if portable else [])
+        args += (["--quiet"] if quiet else []) + (["--overwrite"] if overwrite else [])
+        raise typer.Exit(relaunch(args, nproc))
     _run(r, out_dir, quiet, overwrite)
+
+
+def relaunch(args: list[str], nproc: int) -> int:
+    """``gracefuse ARGS`` again under ``torchrun --standalone`` with ``nproc`` processes;
+    its exit status. Each process gets ``cores / nproc`` threads unless
+    ``OMP_NUM_THREADS`` is set."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", "-m", "gracefuse", *args]  # fmt: skip
+    out.print(f"gracefuse: {nproc} training processes (torchrun)")
+    return subprocess.run(cmd, env=env, check=False).returncode
 
 
 @app.command()

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from gracefuse.config import RecipeBase, dump_recipe
+from gracefuse.errors import ConfigError
 from gracefuse.evaluate.seeds import (
     SEED_COLUMNS,
     close_to_best,
@@ -32,6 +33,7 @@ from gracefuse.io import write_text
 from gracefuse.methods import METRIC_COLUMNS, get_method
 from gracefuse.report.seeds import write_seed_report
 from gracefuse.runfolder import prepare_run_folder, run_log
+from gracefuse.training.distributed import barrier, current_ranks
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,9 @@ def read_metrics(path: Path) -> pd.DataFrame:
 
 
 def _run_seed(recipe: RecipeBase, seed: int, folder: Path, progress: bool, figures: bool,
-              overwrite: bool) -> tuple[pd.DataFrame, pd.DataFrame, dict]:  # fmt: skip
-    """Run (or read back) one seed: its metrics, comparison and run_info."""
+              overwrite: bool) -> tuple[pd.DataFrame, pd.DataFrame, dict] | None:  # fmt: skip
+    """Run (or read back) one seed: its metrics, comparison and run_info (``None`` on a
+    rank other than 0 of a DDP run, which trains beside rank 0 and reads nothing)."""
     from gracefuse.runner import run_recipe
 
     sub, single = folder / f"seed{seed}", seed_recipe(recipe, seed)
@@ -72,6 +75,8 @@ def _run_seed(recipe: RecipeBase, seed: int, folder: Path, progress: bool, figur
     else:
         log.info("seed %d: running into %s", seed, sub)
         run_recipe(single, sub, progress=progress, figures=figures, overwrite=overwrite)
+    if not current_ranks().main:
+        return None
     try:
         comp = pd.read_csv(sub / "comparison.csv")
     except pd.errors.EmptyDataError:  # a family without networks to compare
@@ -80,14 +85,26 @@ def _run_seed(recipe: RecipeBase, seed: int, folder: Path, progress: bool, figur
 
 
 def run_seeds(recipe: RecipeBase, out_dir: str | Path, *, progress: bool = True,
-              figures: bool = True, overwrite: bool = False) -> SeedsResult:  # fmt: skip
+              figures: bool = True, overwrite: bool = False) -> SeedsResult | None:  # fmt: skip
     """Run ``recipe`` once per seed of ``recipe.train.seeds`` and aggregate (see module)."""
     method = get_method(recipe.method)
+    if not method.trains:
+        raise ConfigError(
+            f"recipe {recipe.name!r}: train.seeds: the {recipe.method} family trains nothing, "
+            "so every seed gives the same numbers; run it without --seeds"
+        )
     method.check(recipe)
+    seeds = list(recipe.train.seeds)
+    ranks = current_ranks()
+    if not ranks.main:  # a DDP rank other than 0: train beside rank 0, write nothing
+        barrier(ranks)
+        for s in seeds:
+            _run_seed(recipe, s, Path(out_dir), False, False, False)
+        return None
     text = dump_recipe(recipe)
     folder = prepare_run_folder(out_dir, text, overwrite)
+    barrier(ranks)
     t0 = time.perf_counter()
-    seeds = list(recipe.train.seeds)
     with run_log(folder):
         log.info("%s run of recipe %s over seeds %s", recipe.method, recipe.name, seeds)
         write_text(folder / "config.toml", text)

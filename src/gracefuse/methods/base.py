@@ -62,6 +62,8 @@ class Method(ABC):
     #: ``(split, scale, metric)`` rows that headline its results: a multi-seed run ranks
     #: the models on each by seed-mean, flagging those within the seed spread of the best
     headlines: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    #: whether anything is trained, so that a training seed can change the numbers
+    trains: ClassVar[bool] = True
 
     def choices(self, recipe: RecipeBase, table: pd.DataFrame) -> dict[str, str]:
         """The choices between models the family makes from validation rows of a metrics

@@ -26,6 +26,16 @@ from torch.utils.data import DataLoader, Dataset
 from gracefuse.config import TrainConfig
 from gracefuse.datasets.arrays import as_batch, data_digest
 from gracefuse.training.checkpoint import LoopState, fingerprint
+from gracefuse.training.distributed import (
+    Ranks,
+    average_gradients,
+    barrier,
+    broadcast_parameters,
+    current_ranks,
+    data_parallel,
+    share,
+    sum_over_ranks,
+)
 from gracefuse.training.terms import Term
 
 log = logging.getLogger(__name__)
@@ -125,49 +135,63 @@ def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
             be.copy_(b)
 
 
-def evaluate_loss(model: nn.Module, data: Dataset, idx: np.ndarray, loss: Loss, bs: int) -> float:
-    """Mean loss over the samples ``idx`` in eval mode (no dropout, no extra terms)."""
+def evaluate_loss(
+    model: nn.Module, data: Dataset, idx: np.ndarray, loss: Loss, bs: int, ranks: Ranks = Ranks()
+) -> float:
+    """Mean loss over the samples ``idx`` in eval mode (no dropout, no extra terms); with
+    several ranks each scores its share and the sums are added up."""
     if len(idx) == 0:
         return float("nan")
     model.eval()
     device = model_device(model)
+    mine = np.array_split(np.asarray(idx), ranks.world)[ranks.rank]
     total, n = 0.0, 0
     with torch.no_grad():
-        for batch in loader(data, chunks(np.asarray(idx), bs)):
+        for batch in loader(data, chunks(mine, bs)):
             batch = to_device(batch, device)
             k = len(batch["index"]) if "index" in batch else len(next(iter(batch.values())))
             total += float(loss(model(batch), batch)[0]) * k
             n += k
+    total, n = sum_over_ranks([total, n], ranks)
     return total / n
 
 
-def _train_epoch(state: LoopState, data, train_idx, loss: Loss, cfg: TrainConfig, epoch: int):
-    """One pass over the training samples: mean total loss and mean of each part."""
-    torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout draws of this epoch
+def _train_epoch(state: LoopState, forward: nn.Module, data, train_idx, loss: Loss,
+                 cfg: TrainConfig, epoch: int, ranks: Ranks):  # fmt: skip
+    """One pass over the training samples: mean total loss and mean of each part. With
+    several ranks, ``forward`` is the DDP-wrapped model and each rank takes its share of
+    every batch (:mod:`gracefuse.training.distributed`)."""
+    torch.manual_seed((cfg.seed * 100_003 + epoch) * ranks.world + ranks.rank)  # dropout
     gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
     order = train_idx[torch.randperm(len(train_idx), generator=gen).numpy()]
     model, device = state.model, model_device(state.model)
     model.train()
     totals, parts_sum = [], {}
-    for batch in loader(data, chunks(order, cfg.batch_size)):
+    plan = [share(b, ranks) for b in chunks(order, cfg.batch_size)]
+    for (_, scale), batch in zip(plan, loader(data, [m for m, _ in plan]), strict=True):
         batch = to_device(batch, device)
         state.opt.zero_grad(set_to_none=True)
-        outputs = model(batch)
+        outputs = forward(batch)
         total, parts = loss(outputs, batch)
         for term in state.terms:
             term.before_step(outputs, batch)
             value = term(outputs, batch)
             total = total + term.weight * value
             parts = {**parts, term.name: value}
+        if scale != 1.0:  # this rank's share of a mean over the batch
+            total = total * scale
         total.backward()
+        average_gradients(loss_parameters(loss), ranks)
         if cfg.clip_grad is not None:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
         state.opt.step()
         if state.ema is not None:
             _ema_update(state.ema, model, cfg.ema_decay)
-        totals.append(total.detach().item())
-        for k, v in parts.items():
-            parts_sum.setdefault(k, []).append(float(v.detach()))
+        logged = [float(total.detach()) / scale, *(float(v.detach()) for v in parts.values())]
+        logged = sum_over_ranks([v * scale / ranks.world for v in logged], ranks)
+        totals.append(logged[0])
+        for k, v in zip(parts, logged[1:], strict=True):
+            parts_sum.setdefault(k, []).append(v)
     mean = float(np.mean(totals)) if totals else float("nan")
     return mean, {k: float(np.mean(v)) for k, v in parts_sum.items()}
 
@@ -241,27 +265,35 @@ def fit(
     n_epochs = cfg.epochs if epochs is None else epochs
     if n_epochs < 1:
         raise ValueError(f"{label}: epochs must be at least 1, got {n_epochs}")
+    ranks = current_ranks()
     state = _start(model, data, train_idx, val_idx, cfg, n_epochs, terms, loss)
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
     if ckpt is not None:
-        ckpt.mkdir(parents=True, exist_ok=True)
+        if ranks.main:
+            ckpt.mkdir(parents=True, exist_ok=True)
+        barrier(ranks)
         if (ckpt / "last.pt").exists():
             state.resume(ckpt / "last.pt", model_device(model), n_epochs, label)
+    forward = data_parallel(model, ranks)  # DDP copies rank 0's weights to every rank
+    if loss_parameters(loss):
+        broadcast_parameters(loss, ranks)
     stop_idx = val_idx if len(val_idx) else train_idx
     t0 = time.perf_counter()
-    with _progress(progress) as bar:
+    with _progress(progress and ranks.main) as bar:
         task = bar.add_task(label, total=n_epochs, completed=state.start_epoch, info="")
         for ran, epoch in enumerate(range(state.start_epoch, n_epochs), start=1):
             if state.stopped_early:
                 break
             t_epoch = time.perf_counter()
-            train_loss, parts = _train_epoch(state, data, np.asarray(train_idx), loss, cfg, epoch)
-            val_loss = evaluate_loss(state.judged, data, stop_idx, loss, cfg.batch_size)
+            train_loss, parts = _train_epoch(
+                state, forward, data, np.asarray(train_idx), loss, cfg, epoch, ranks
+            )
+            val_loss = evaluate_loss(state.judged, data, stop_idx, loss, cfg.batch_size, ranks)
             entry = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                      "seconds": time.perf_counter() - t_epoch, "parts": parts}  # fmt: skip
             state.record(entry, cfg.patience)
             done = state.stopped_early or epoch == n_epochs - 1
-            if ckpt is not None:
+            if ckpt is not None and ranks.main:
                 state.save(ckpt, epoch, done)
             bar.update(task, advance=1, info=f"loss {train_loss:.3f} val {val_loss:.3f}")
             if stop_after is not None and ran >= stop_after and not done:

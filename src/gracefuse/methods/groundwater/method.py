@@ -114,6 +114,7 @@ class GroundwaterMethod(Method):
 
     name = "groundwater"
     recipe_type = GroundwaterRecipe
+    trains = False
     summary = "GWSA from TWSA with propagated errors, three-cornered hat, trends, drivers"
     source = "Liang et al. 2025"
     #: always written; ``gwsa.nc`` when stores are taken off, ``tch.nc`` for ≥ 3 products
