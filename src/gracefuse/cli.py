@@ -30,6 +30,7 @@ from gracefuse.data.twin import TwinConfig, make_fine_grid, make_twin, make_well
 from gracefuse.download.products import PRODUCTS
 from gracefuse.download.run import download_product
 from gracefuse.errors import ConfigError, GracefuseError
+from gracefuse.globe import dask_scheduler, describe_scheduler
 from gracefuse.io import write_file_set, write_netcdf
 from gracefuse.limits import check_twin_size
 from gracefuse.methods import METHODS, get_method
@@ -64,6 +65,13 @@ Seeds = Annotated[
 Portable = Annotated[
     bool,
     typer.Option(help="kernels that give the same numbers on any x86-64 CPU (slower)"),
+]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        help="where dask runs the chunked reading and preparation: threads (default), "
+        "processes, synchronous, local:N (a LocalCluster of N workers) or tcp://HOST:PORT"
+    ),
 ]
 Nproc = Annotated[
     int,
@@ -197,18 +205,22 @@ def run(
     seeds: Seeds = None,
     portable: Portable = False,
     nproc: Nproc = 1,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Run a recipe of any method end to end: train, evaluate, write predictions, figures
     and report (``gracefuse methods`` lists the methods and their recipes)."""
     r = with_options(load_recipe(recipe, data_dir=data), seeds, portable)
+    describe_scheduler(scheduler)
     if nproc > 1 and not launched_by_torchrun():
         args = ["run", recipe, "--out", str(out_dir)] + (["--data", str(data)] if data else [])
         args += (["--seeds", seeds] if seeds else []) + (["--portable"] if portable else [])
+        args += ["--scheduler", scheduler] if scheduler else []
         args += (["--quiet"] if quiet else []) + (["--overwrite"] if overwrite else [])
         raise typer.Exit(relaunch(args, nproc))
-    _run(r, out_dir, quiet, overwrite)
+    with dask_scheduler(scheduler):
+        _run(r, out_dir, quiet, overwrite)
 
 
 def relaunch(args: list[str], nproc: int) -> int:
