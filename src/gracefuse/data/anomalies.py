@@ -75,18 +75,26 @@ def anomalies(
     def _one(da: xr.DataArray) -> xr.DataArray:
         if "time" not in da.dims or not np.issubdtype(da.dtype, np.floating):
             return da
-        out = da - ref[da.name].mean("time", skipna=True) if da.name in ref else da
+        out = da - _baseline_mean(ref[da.name]) if da.name in ref else da
         out.attrs = {**da.attrs, "anomaly_baseline": label}
         return out
 
     if isinstance(obj, xr.DataArray):
-        res = obj - ref.mean("time", skipna=True)
+        res = obj - _baseline_mean(ref)
         res.attrs = {**obj.attrs, "anomaly_baseline": label}
         res.name = obj.name
         return res
     out = obj.map(_one, keep_attrs=True)
     out.attrs["anomaly_baseline"] = label
     return out
+
+
+def _baseline_mean(ref: xr.DataArray) -> xr.DataArray:
+    """The mean over the baseline months; computed at once for dask-backed data (a map, one
+    pass over the baseline), so that the anomalies are then a pass over each chunk alone
+    instead of a graph that holds every chunk until the mean is known."""
+    mean = ref.mean("time", skipna=True)
+    return mean.compute() if mean.chunks is not None else mean
 
 
 def monthly_from_daily(obj: xr.Dataset | xr.DataArray, how: str = "mean") -> xr.Dataset:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gracefuse.training.distributed import average_gradients, current_ranks
+
 Parts = dict[str, torch.Tensor]
 
 
@@ -82,13 +84,15 @@ class AdversarialTerm(Term):
         return torch.where(ok, fake, zero).unsqueeze(1), torch.where(ok, real, zero).unsqueeze(1)
 
     def before_step(self, outputs: Parts, batch: Parts) -> None:
-        """One discriminator step on this batch."""
+        """One discriminator step on this batch (with several training processes, on the
+        gradients averaged over their shares, so every rank keeps the same discriminator)."""
         self.d.train()
         f, r = self._clean(outputs["y_hat"].detach(), batch["y"])
         self.opt.zero_grad(set_to_none=True)
         pr, pf = self.d(batch["x"], r), self.d(batch["x"], f)
         loss = 0.5 * (self.bce(pr, torch.ones_like(pr)) + self.bce(pf, torch.zeros_like(pf)))
         loss.backward()
+        average_gradients(list(self.d.parameters()), current_ranks())  # DDP: one discriminator
         self.opt.step()
 
     def __call__(self, outputs: Parts, batch: Parts) -> torch.Tensor:

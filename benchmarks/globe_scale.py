@@ -1,0 +1,207 @@
+"""The cost of a global run as the grid grows: a synthetic global grid × 240 months, written
+chunked to netCDF (never held in memory), through the chunked preparation (anomalies about
+2004–2009, GWSA separation with propagated error, land mask, area-weighted land mean) and
+tiled downscaling inference (a CNN over (GWSA, elevation) in blended 256-cell windows).
+
+Each stage runs in a child process; the parent samples the resident memory of the child and
+all its descendants (the LocalCluster's workers) every 0.1 s. Printed as JSON lines, one
+per (resolution, workers, stage): wall seconds, peak memory (GB), cells, and the file sizes.
+Workers: a ``dask.distributed`` LocalCluster of N processes for the preparation, N torch
+threads for the inference.
+
+Aim (issue 14): at 0.1° (3600 × 1800 × 240) peak memory below 4 GB, and growing less than
+1.2× when the grid grows 4× (0.4° → 0.2° → 0.1°). Inputs are stored as packed int16 (as
+ERA5's netCDF files are) to keep 0.1° within this machine's disk: ~3.1 GB per input field,
+6.2 GB for each float32 output. ``python benchmarks/globe_scale.py --res 0.4 0.2 0.1
+--workers 1 2 --scratch DIR`` (needs ~16 GB free in DIR at 0.1°).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+MONTHS = 240
+CHUNK = {"time": 12, "lat": 450, "lon": 450}
+
+
+def write_inputs(folder: Path, res: float, months: int) -> None:
+    """``inputs.nc``: twsa, sm, swe (time, lat, lon) as packed int16 in mm; land, elev."""
+    import netCDF4
+    import pandas as pd
+
+    lat = np.arange(-90 + res / 2, 90, res)
+    lon = np.arange(-180 + res / 2, 180, res)
+    rng = np.random.default_rng(0)
+    land = (np.sin(np.deg2rad(lon))[None, :] + np.cos(np.deg2rad(3 * lat))[:, None]) > -0.3
+    amp = 50 + 100 * np.cos(np.deg2rad(lat))[:, None] * np.ones(lon.size)
+    trend = -2.0 * np.exp(-((lat[:, None] - 28) ** 2 + (lon[None, :] - 77) ** 2) / 50.0)
+    times = pd.date_range("2002-01-01", periods=months, freq="MS")
+    path = folder / "inputs.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        for name, values in (("time", None), ("lat", lat), ("lon", lon)):
+            nc.createDimension(name, months if values is None else values.size)
+        nc.createVariable("lat", "f8", ("lat",))[:] = lat
+        nc.createVariable("lon", "f8", ("lon",))[:] = lon
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units, t.calendar = "days since 1970-01-01", "standard"
+        t[:] = (times - pd.Timestamp("1970-01-01")).days.to_numpy()
+        nc.createVariable("land", "i1", ("lat", "lon"))[:] = land.astype(np.int8)
+        nc.createVariable("elev", "f4", ("lat", "lon"))[:] = (1000 * land * rng.random(
+            land.shape)).astype(np.float32)  # fmt: skip
+        chunks = (CHUNK["time"], min(CHUNK["lat"], lat.size), min(CHUNK["lon"], lon.size))
+        fields = {name: nc.createVariable(name, "i2", ("time", "lat", "lon"), chunksizes=chunks,
+                                          fill_value=np.int16(-32768))
+                  for name in ("twsa", "sm", "swe")}  # fmt: skip
+        for v in fields.values():
+            v.scale_factor, v.add_offset, v.units = np.float32(0.1), np.float32(0), "mm"
+        for a in range(0, months, CHUNK["time"]):
+            m = np.arange(a, min(a + CHUNK["time"], months))
+            season = np.sin(2 * np.pi * (m % 12) / 12)[:, None, None]
+            noise = rng.normal(0, 5, (m.size, *land.shape)).astype(np.float32)
+            sm = 0.6 * amp * season + noise
+            swe = 0.2 * amp * np.maximum(season, 0)
+            gw = trend * (m / 12)[:, None, None] + 0.2 * amp * season
+            fields["sm"][m] = sm
+            fields["swe"][m] = swe
+            fields["twsa"][m] = sm + swe + gw + rng.normal(0, 10, sm.shape)
+
+
+def prepare(folder: Path, workers: int) -> dict:
+    """The chunked preparation on a LocalCluster of ``workers``: ``gwsa.nc`` and the land
+    mean series."""
+    import xarray as xr
+
+    from gracefuse.analysis.separation import separate
+    from gracefuse.data.anomalies import anomalies
+    from gracefuse.globe import dask_scheduler
+    from gracefuse.io import write_netcdf
+
+    with dask_scheduler(f"local:{workers}", memory_limit="3GB"):
+        ds = xr.open_dataset(folder / "inputs.nc", chunks=CHUNK)
+        land = ds.land.astype(bool)
+        twsa, sm, swe = (anomalies(ds[v]) for v in ("twsa", "sm", "swe"))
+        sep = separate(twsa, {"sm": sm, "swe": swe}, errors={"twsa": 0.1, "sm": 0.2, "swe": 0.2})
+        out = sep[["gwsa", "gwsa_uncertainty"]].where(land)
+        weights = np.cos(np.deg2rad(ds.lat)) * land
+        mean = out.gwsa.weighted(weights).mean(("lat", "lon")).compute()
+        write_netcdf(out.assign(elev=ds.elev, land=land), folder / "gwsa.nc")
+    return {"land_mean_trend_mm_per_year": float(np.polyfit(np.arange(mean.size) / 12,
+                                                            mean.values, 1)[0])}  # fmt: skip
+
+
+def downscale(folder: Path, workers: int) -> dict:
+    """Tiled inference of a small CNN (random weights: the cost, not the skill) over
+    (GWSA, elevation), written to ``downscaled.nc``."""
+    import torch
+    import xarray as xr
+
+    from gracefuse.globe import Tiling, tiled_predict, torch_predictor
+
+    torch.set_num_threads(workers)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 16, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(16, 16, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(16, 1, 1))  # fmt: skip
+
+    class Model(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, batch):
+            x = batch["x"]
+            return {"y_hat": x[:, 0] + 0.01 * self.net(x / torch.tensor([100.0, 1000.0]).view(
+                1, 2, 1, 1))[:, 0]}  # fmt: skip
+
+    ds = xr.open_dataset(folder / "gwsa.nc")  # lazy: a band is read at a time
+    tiled_predict(torch_predictor(Model(), batch=12), ds, ["gwsa", "elev"],
+                  folder / "downscaled.nc", tiling=Tiling(256, 32, 12), mask=ds.land.astype(bool),
+                  progress=False)  # fmt: skip
+    return {}
+
+
+STAGES = {"inputs": lambda f, w, r: write_inputs(f, r, MONTHS) or {},
+          "prepare": lambda f, w, r: prepare(f, w), "downscale": lambda f, w, r: downscale(f, w)}  # fmt: skip
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and all its descendants."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def measure(stage: str, folder: Path, workers: int, res: float) -> dict:
+    """Run one stage in a child process; its wall time and the peak memory of its tree."""
+    cmd = [sys.executable, __file__, "--child", stage, str(folder), str(workers), str(res)]
+    t0, peak = time.perf_counter(), [0]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+    def sample() -> None:
+        while child.poll() is None:
+            peak[0] = max(peak[0], tree_rss(child.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    out, _ = child.communicate()
+    sampler.join()
+    if child.returncode != 0:
+        raise SystemExit(f"{stage} at {res}° failed ({child.returncode})")
+    extra = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+    return {"seconds": round(time.perf_counter() - t0, 1), "peak_gb": round(peak[0] / 1e9, 3),
+            **extra}  # fmt: skip
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        stage, folder, workers, res = sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), float(
+            sys.argv[5])  # fmt: skip
+        print(json.dumps(STAGES[stage](folder, workers, res)))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--res", type=float, nargs="+", default=[0.5, 0.4, 0.2])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--scratch", type=Path, default=Path("/tmp/gracefuse_globe"))
+    args = ap.parse_args()
+    for res in args.res:
+        folder = args.scratch / f"res{res}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        cells = round(180 / res) * round(360 / res)
+        row = measure("inputs", folder, 1, res)
+        print(json.dumps({"res": res, "cells": cells, "months": MONTHS, "stage": "inputs",
+                          "workers": 1, **row,
+                          "input_gb": round((folder / "inputs.nc").stat().st_size / 1e9, 2)}),
+              flush=True)  # fmt: skip
+        for w in args.workers:
+            for stage in ("prepare", "downscale"):
+                row = measure(stage, folder, w, res)
+                print(json.dumps({"res": res, "cells": cells, "months": MONTHS, "stage": stage,
+                                  "workers": w, **row}), flush=True)  # fmt: skip
+            (folder / "downscaled.nc").unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
