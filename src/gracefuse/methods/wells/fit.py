@@ -93,8 +93,9 @@ def fit_fold(problem: WellsProblem, recipe: WellsRecipe, test_wells: list[str], 
     design = np.stack([np.ones_like(grace), grace], 1)
     out["grace"] = design[rows["test"]] @ ols(design[train_rows], y[train_rows])
     xs = np.column_stack([problem.x, problem.lat, problem.lon])
-    forest = RandomForestRegressor(recipe.wells.forest_trees, min_samples_leaf=5,
-                                   max_features=0.5, n_jobs=-1, random_state=seed)  # fmt: skip
+    # the fold's seed (its validation wells) and the training seed (its trees)
+    forest = RandomForestRegressor(recipe.wells.forest_trees, min_samples_leaf=5, max_features=0.5,
+                                   n_jobs=-1, random_state=seed + 100_003 * recipe.train.seed)  # fmt: skip
     forest.fit(xs[train_rows], y[train_rows]).set_params(n_jobs=1)  # trees summed in order
     out["random_forest"] = forest.predict(xs[rows["test"]])
     for mc in recipe.models:
