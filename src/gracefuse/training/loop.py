@@ -187,8 +187,10 @@ def _train_epoch(state: LoopState, forward: nn.Module, data, train_idx, loss: Lo
         state.opt.step()
         if state.ema is not None:
             _ema_update(state.ema, model, cfg.ema_decay)
-        logged = [float(total.detach()) / scale, *(float(v.detach()) for v in parts.values())]
-        logged = sum_over_ranks([v * scale / ranks.world for v in logged], ranks)
+        # the batch's losses: the (already scaled) total and each part, weighted by share
+        weight = scale / ranks.world
+        logged = sum_over_ranks([float(total.detach()) / ranks.world,
+                                 *(float(v.detach()) * weight for v in parts.values())], ranks)  # fmt: skip
         totals.append(logged[0])
         for k, v in zip(parts, logged[1:], strict=True):
             parts_sum.setdefault(k, []).append(v)
