@@ -11,9 +11,9 @@ threads for the inference.
 
 Aim (issue 14): at 0.1° (3600 × 1800 × 240) peak memory below 4 GB, and growing less than
 1.2× when the grid grows 4× (0.4° → 0.2° → 0.1°). Inputs are stored as packed int16 (as
-ERA5's netCDF files are) to keep 0.1° within this machine's disk: ~3.1 GB per input field,
-6.2 GB for each float32 output. ``python benchmarks/globe_scale.py --res 0.4 0.2 0.1
---workers 1 2 --scratch DIR`` (needs ~16 GB free in DIR at 0.1°).
+ERA5's netCDF files are, deflated, missing over the ocean) and outputs as deflated float32,
+so that 0.1° fits this machine's disk. ``python benchmarks/globe_scale.py --res 0.4 0.2 0.1
+--workers 1 2 --scratch DIR``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ CHUNK = {"time": 12, "lat": 450, "lon": 450}
 
 
 def write_inputs(folder: Path, res: float, months: int) -> None:
-    """``inputs.nc``: twsa, sm, swe (time, lat, lon) as packed int16 in mm; land, elev."""
+    """``inputs.nc``: twsa, sm, swe (time, lat, lon) as packed, deflated int16 in mm, missing
+    over the ocean (as ERA5-Land is); land, elev."""
     import netCDF4
     import pandas as pd
 
@@ -59,7 +60,8 @@ def write_inputs(folder: Path, res: float, months: int) -> None:
             land.shape)).astype(np.float32)  # fmt: skip
         chunks = (CHUNK["time"], min(CHUNK["lat"], lat.size), min(CHUNK["lon"], lon.size))
         fields = {name: nc.createVariable(name, "i2", ("time", "lat", "lon"), chunksizes=chunks,
-                                          fill_value=np.int16(-32768))
+                                          fill_value=np.int16(-32768), zlib=True, complevel=1,
+                                          shuffle=True)
                   for name in ("twsa", "sm", "swe")}  # fmt: skip
         for v in fields.values():
             v.scale_factor, v.add_offset, v.units = np.float32(0.1), np.float32(0), "mm"
@@ -70,14 +72,14 @@ def write_inputs(folder: Path, res: float, months: int) -> None:
             sm = 0.6 * amp * season + noise
             swe = 0.2 * amp * np.maximum(season, 0)
             gw = trend * (m / 12)[:, None, None] + 0.2 * amp * season
-            fields["sm"][m] = sm
-            fields["swe"][m] = swe
-            fields["twsa"][m] = sm + swe + gw + rng.normal(0, 10, sm.shape)
+            twsa = sm + swe + gw + rng.normal(0, 10, sm.shape)
+            for name, values in (("sm", sm), ("swe", swe), ("twsa", twsa)):
+                fields[name][m] = np.ma.masked_array(values, ~np.broadcast_to(land, values.shape))
 
 
 def prepare(folder: Path, workers: int) -> dict:
-    """The chunked preparation on a LocalCluster of ``workers``: ``gwsa.nc`` and the land
-    mean series."""
+    """The chunked preparation on a LocalCluster of ``workers``: ``gwsa.nc``, then the land
+    mean series read back from it (one pass over the inputs less than computing it beside)."""
     import xarray as xr
 
     from gracefuse.analysis.separation import separate
@@ -91,9 +93,10 @@ def prepare(folder: Path, workers: int) -> dict:
         twsa, sm, swe = (anomalies(ds[v]) for v in ("twsa", "sm", "swe"))
         sep = separate(twsa, {"sm": sm, "swe": swe}, errors={"twsa": 0.1, "sm": 0.2, "swe": 0.2})
         out = sep[["gwsa", "gwsa_uncertainty"]].where(land)
-        weights = np.cos(np.deg2rad(ds.lat)) * land
-        mean = out.gwsa.weighted(weights).mean(("lat", "lon")).compute()
         write_netcdf(out.assign(elev=ds.elev, land=land), folder / "gwsa.nc")
+        gwsa = xr.open_dataset(folder / "gwsa.nc", chunks={}).gwsa  # stored chunks
+        weights = np.cos(np.deg2rad(ds.lat)) * land
+        mean = gwsa.weighted(weights).mean(("lat", "lon")).compute()
     return {"land_mean_trend_mm_per_year": float(np.polyfit(np.arange(mean.size) / 12,
                                                             mean.values, 1)[0])}  # fmt: skip
 
@@ -194,12 +197,15 @@ def main() -> None:
                           "workers": 1, **row,
                           "input_gb": round((folder / "inputs.nc").stat().st_size / 1e9, 2)}),
               flush=True)  # fmt: skip
-        for w in args.workers:
-            for stage in ("prepare", "downscale"):
+        # every preparation first, then the inputs go (disk: 0.1° holds inputs and gwsa.nc,
+        # or gwsa.nc and downscaled.nc, never all three)
+        for stage, product in (("prepare", "gwsa.nc"), ("downscale", "downscaled.nc")):
+            for w in args.workers:
                 row = measure(stage, folder, w, res)
+                size = round((folder / product).stat().st_size / 1e9, 2)
                 print(json.dumps({"res": res, "cells": cells, "months": MONTHS, "stage": stage,
-                                  "workers": w, **row}), flush=True)  # fmt: skip
-            (folder / "downscaled.nc").unlink(missing_ok=True)
+                                  "workers": w, **row, "output_gb": size}), flush=True)  # fmt: skip
+            (folder / "inputs.nc").unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -8,9 +8,12 @@ import pytest
 import torch
 import xarray as xr
 
+from gracefuse.analysis.separation import separate
+from gracefuse.data.anomalies import anomalies
 from gracefuse.errors import ConfigError, InputError
 from gracefuse.globe import Tiling, dask_scheduler, tiled_predict, torch_predictor
 from gracefuse.globe.tiles import taper, window_starts
+from gracefuse.io import write_netcdf
 
 
 def grid(n_time=7, n_lat=37, n_lon=53, seed=0) -> xr.Dataset:
@@ -51,6 +54,8 @@ def test_a_pointwise_model_gives_the_same_answer_tiled(tmp_path):
     assert np.isnan(got.values[:, ~land.values]).all()
     assert np.array_equal(got.time.values.astype("M8[D]"), ds.time.values.astype("M8[D]"))
     assert not (tmp_path / "o.nc.part").exists()
+    # deflated, in chunks of one window step of rows (each written once)
+    assert got.encoding["zlib"] and got.encoding["chunksizes"] == (3, 12, 16)
 
 
 def test_blending_overlapping_windows_takes_the_seams_out_of_a_cnn(tmp_path):
@@ -112,21 +117,36 @@ def test_missing_inputs_are_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_chunked_preparation_on_a_local_cluster_matches_memory():
+def test_chunked_preparation_on_a_local_cluster_matches_memory(tmp_path):
+    """The package's own anomalies, separation and writer, chunked on a LocalCluster: the
+    same numbers as in memory, and the file stored in the dask blocks' chunks."""
     ds = grid(n_time=24, n_lat=40, n_lon=60).chunk({"time": 6, "lat": 20, "lon": 30})
-    stores = (0.3 * ds.twsa + 0.1).rename("stores")
+    ds["twsa"].attrs["units"] = "mm"
+    sm = (0.3 * ds.twsa + 0.1).assign_attrs(units="mm")
+    land = ds.elev > -0.5
 
     def prepare(d, s):
-        anomaly = d.twsa - d.twsa.sel(time=slice("2002", "2002")).mean("time")
-        gwsa = anomaly - (s - s.mean("time"))
-        weights = np.cos(np.deg2rad(d.lat))
-        return gwsa.weighted(weights).mean(("lat", "lon"))
+        twsa, stores = (
+            anomalies(d.twsa, ("2002-01", "2002-12")),
+            anomalies(s, ("2002-01", "2002-12")),
+        )
+        sep = separate(twsa, {"sm": stores}, errors={"twsa": 0.1, "sm": 0.2})
+        return sep[["gwsa", "gwsa_uncertainty"]].where(land)
 
-    want = prepare(ds.load(), stores.load()).values
+    want = prepare(ds.compute(), sm.compute())
     with dask_scheduler("local:2") as text:
-        got = prepare(ds, stores).compute().values
+        got = prepare(ds, sm)
+        assert got.gwsa.chunks is not None  # still lazy: computed by the writer
+        write_netcdf(got, tmp_path / "gwsa.nc")
+        mean = got.gwsa.weighted(np.cos(np.deg2rad(ds.lat)) * land).mean(("lat", "lon")).compute()
     assert "LocalCluster" in text
-    np.testing.assert_allclose(got, want, rtol=1e-6)
+    back = xr.open_dataset(tmp_path / "gwsa.nc")
+    for var in ("gwsa", "gwsa_uncertainty"):
+        np.testing.assert_allclose(back[var].values, want[var].values, rtol=1e-6, atol=1e-6)
+        assert back[var].encoding["chunksizes"] == (6, 20, 30)
+    weights = np.cos(np.deg2rad(want.lat)) * land.compute()
+    np.testing.assert_allclose(mean.values, want.gwsa.weighted(weights).mean(("lat", "lon")).values,
+                               rtol=1e-5, atol=1e-7)  # fmt: skip
 
 
 def test_a_bad_scheduler_is_a_clear_error():

@@ -65,6 +65,9 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
             enc[name] = {"zlib": True, "complevel": 4, "_FillValue": np.float32(np.nan)}
             if var.dtype == np.float64:
                 enc[name]["dtype"] = "float32"
+            chunks = tuple(c[0] for c in var.chunks) if var.chunks else None
+            if chunks and 0 < np.prod(chunks) < 2**28:  # dask-backed: stored as computed
+                enc[name]["chunksizes"] = chunks
         elif var.dtype == bool:
             enc[name] = {"dtype": "i1"}
     for name in ds.coords:
@@ -113,7 +116,8 @@ def _attr(value: object) -> object:
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` as CF-1.8 netCDF4 atomically (temporary file, then rename).
 
-    Floating variables are stored as compressed float32 with NaN as fill value.
+    Floating variables are stored as compressed float32 with NaN as fill value, in the
+    chunks of their dask blocks when dask-backed.
     """
     cf = to_cf(ds)
     with atomic_path(path) as tmp:

@@ -119,10 +119,13 @@ def _create(path: Path, inputs: xr.Dataset, var: str, attrs: dict, tiling: Tilin
         time = nc.createVariable("time", "f8", ("time",))
         stamps = inputs["time"].values.astype("datetime64[D]").astype("int64")
         time[:], time.units, time.calendar = stamps, "days since 1970-01-01", "standard"
-        chunks = (tiling.time_block, min(tiling.tile, inputs.sizes["lat"]),
+        # rows are final a window step at a time: chunks of that many rows are each written
+        # (and compressed) once
+        chunks = (min(tiling.time_block, inputs.sizes["time"]),
+                  min(tiling.tile - tiling.overlap, inputs.sizes["lat"]),
                   min(tiling.tile, inputs.sizes["lon"]))  # fmt: skip
         out = nc.createVariable(var, "f4", ("time", "lat", "lon"), fill_value=np.float32(np.nan),
-                                chunksizes=chunks)  # fmt: skip
+                                chunksizes=chunks, zlib=True, complevel=1, shuffle=True)  # fmt: skip
         out.setncatts(attrs)
         nc.gracefuse_blocks_done = np.int32(0)
         nc.gracefuse_tiling = f"tile={tiling.tile} overlap={tiling.overlap}"
