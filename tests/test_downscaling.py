@@ -2,6 +2,8 @@
 GNNWR/GTNNWR (OLS start, gradients, a known spatially varying answer), no leakage of
 test-month truth, the run folder and its contract names, and clear errors."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -220,6 +222,14 @@ def test_recipe_run_writes_downscaled_nc_with_contract_names(tmp_path):
     ds = xr.open_dataset(tmp_path / "r" / "downscaled.nc")
     assert set(ds.gwsa.dims) == {"method", "time", "lat", "lon"}
     assert bool((ds.gwsa_lower <= ds.gwsa_upper).where(ds.gwsa.notnull(), True).all())
+    # the validation rows are the validation months' errors, and the model is chosen on them
+    val = m[(m.split == "validation") & (m.metric == "mae")].set_index("model").value
+    months = ds.split.values == "validation"
+    err = abs(ds.gwsa.isel(time=months) - ds.gwsa_true.isel(time=months))
+    np.testing.assert_allclose(val[list(ds.method.values)], err.mean(("time", "lat", "lon")),
+                               rtol=1e-4)  # fmt: skip
+    info = json.loads((tmp_path / "r" / "run_info.json").read_text())
+    assert info["selected_model"] == val.idxmin()
     ds.close()
 
 

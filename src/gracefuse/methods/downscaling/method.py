@@ -79,6 +79,7 @@ def console_summary(table: pd.DataFrame) -> list:
     view = Table(title="fine-grid test scores (mm)")
     for c in ("model", "mae", "rmse", "r2", "coverage95", "mass correction"):
         view.add_column(c, justify="right")
+    table = table[table.split == "test"]
     for model in table.model.unique():
         t = table[table.model == model].set_index(["scale", "metric"]).value
         view.add_row(
@@ -120,9 +121,20 @@ class DownscalingMethod(Method):
         info = {"source": prepared.source, "predictors": prepared.names,
                 "baselines": list(BASELINES), "facts": fitted.facts,
                 "months": {s: int(prepared.months_of(s).sum()) for s in
-                           ("train", "validation", "test")}}  # fmt: skip
+                           ("train", "validation", "test")},
+                **self.choices(recipe, fitted.table),
+                "selected_on": "the validation months' fine-grid MAE"}  # fmt: skip
         files = {"downscaled.nc": downscaled_dataset(fitted)}
         return MethodOutput(fitted.table, comparison, files, info, fitted)
+
+    def choices(self, recipe, table: pd.DataFrame) -> dict[str, str]:
+        """``selected_model``: the method (network or baseline) with the least fine-grid MAE
+        on the validation months; none without a fine truth there."""
+        t = table[(table.split == "validation") & (table.scale == "fine_grid")
+                  & (table.metric == "mae")].dropna(subset=["value"])  # fmt: skip
+        if t.empty:
+            return {}
+        return {"selected_model": str(t.loc[t.value.idxmin(), "model"])}
 
     def report(self, folder: Path, output: MethodOutput) -> None:
         write_downscaling_report(folder, output.result, output.table, output.info,

@@ -118,7 +118,10 @@ def write_downscaling_report(folder: Path, result, table: pd.DataFrame, info: di
         write_text(folder / "shap.csv", result.importance.to_csv(index=False))
         figs.append((shap_figure(result.importance, folder / "shap.png"),
                      "SHAP importance of the predictors (test months)"))  # fmt: skip
-    sections = [("", f"<p class='note'>{html.escape(info.get('source', ''))}</p>"),
+    chosen = (f"<p>Model chosen on {html.escape(info['selected_on'])}: "
+              f"<b>{html.escape(info['selected_model'])}</b></p>" if "selected_model" in info
+              else "")  # fmt: skip
+    sections = [("", f"<p class='note'>{html.escape(info.get('source', ''))}</p>" + chosen),
                 ("Test scores", table_html(_scores(table)))]  # fmt: skip
     sections += _against_baseline(comparison)
     sections += [("", figure_html(p, c)) for p, c in figs]

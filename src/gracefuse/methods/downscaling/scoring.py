@@ -97,11 +97,17 @@ def reliability(pred: np.ndarray, truth: np.ndarray, scale: np.ndarray, q95: flo
 
 
 def metric_rows(problem: DownscalingProblem, fields: dict[str, dict]) -> list[dict]:
-    """Long rows for every method: test scores on the fine grid, the mass correction."""
+    """Long rows for every method: test scores on the fine grid, the mass correction, and
+    the validation months' fine-grid scores (the rows a model is chosen on; no coverage:
+    the intervals are calibrated on those months)."""
     rows = []
-    test = problem.months_of("test")
+    test, val = problem.months_of("test"), problem.months_of("validation")
     for model, f in fields.items():
         base = {"model": model, "variable": "gwsa"}
+        if problem.truth is not None and val.any():
+            scores = pooled_scores(f["gwsa"][val], problem.truth[val], None)
+            rows += [{**base, "split": "validation", "scale": "fine_grid", "metric": k,
+                      "value": v} for k, v in scores.items()]  # fmt: skip
         if problem.truth is not None:
             scores = pooled_scores(f["gwsa"][test], problem.truth[test], f["half"][test])
             rows += [{**base, "split": "test", "scale": "fine_grid", "metric": k, "value": v}
