@@ -300,3 +300,26 @@ def test_builtin_recipes_load():
     assert {m.label for m in twin.models} == {"segnet_lite", "unet", "segnet_pool"}
     india = load_recipe("sun2019_india")
     assert india.data.kind == "files" and india.samples.image_size == 128
+
+
+def test_wells_outside_the_grid_are_left_out_not_matched_to_the_edge(caplog):
+    from gracefuse.data.inputs import Inputs
+    from gracefuse.methods.fusion.outputs import well_correlations
+    from gracefuse.methods.fusion.train import ModelRun
+
+    time = pd.date_range("2005-01-01", periods=24, freq="MS")
+    lat, lon = np.array([10.25, 10.75, 11.25]), np.array([70.25, 70.75])
+    observed = xr.Dataset(coords={"time": time, "lat": lat, "lon": lon})
+    rng = np.random.default_rng(0)
+    mismatch = rng.normal(size=(24, 3, 2))
+    inside = mismatch[:, 2, 1] + 0.1 * rng.normal(size=24)
+    wells = pd.concat([
+        pd.DataFrame({"well_id": "in", "lat": 11.4, "lon": 70.9, "time": time, "value": inside}),
+        pd.DataFrame({"well_id": "north", "lat": 12.0, "lon": 70.9, "time": time,
+                      "value": inside}),
+    ])  # fmt: skip
+    run = ModelRun("cnn", 1, 1, mismatch, None)
+    with caplog.at_level("WARNING"):
+        table = well_correlations(Inputs(observed, wells=wells), [run])
+    assert table.well_id.tolist() == ["in"] and table.cnn.iloc[0] > 0.9
+    assert "1 wells lie outside the grid" in caplog.text and "north" in caplog.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -10,6 +12,8 @@ from gracefuse.data.grid import check_same_grid, regrid_conservative
 from gracefuse.data.inputs import Inputs
 from gracefuse.methods.fusion.samples import FusionSamples
 from gracefuse.methods.fusion.train import ModelRun
+
+log = logging.getLogger(__name__)
 
 
 def predictions_dataset(
@@ -87,15 +91,26 @@ def predictions_dataset(
     return ds
 
 
+def _cell_of(axis: np.ndarray, value: float) -> int | None:
+    """Index of the cell of ``axis`` (centres, regular) holding ``value``; None outside."""
+    k = int(np.abs(axis - value).argmin())
+    half = abs(float(axis[1] - axis[0])) / 2 if axis.size > 1 else np.inf
+    return k if abs(float(axis[k]) - value) <= half * (1 + 1e-9) else None
+
+
 def well_correlations(data: Inputs, runs: list[ModelRun]) -> pd.DataFrame | None:
-    """Correlation of each model's Ŝ at a well's cell with the well's anomalies (Fig. 7)."""
+    """Correlation of each model's Ŝ at a well's cell with the well's anomalies (Fig. 7).
+    Wells outside the grid are left out (logged), not matched to the edge cell."""
     if data.wells is None or not runs:
         return None
     img = data.observed
-    rows = []
+    rows, outside = [], []
     for wid, w in data.wells.groupby("well_id"):
-        i = int(np.abs(img["lat"].values - w["lat"].iloc[0]).argmin())
-        j = int(np.abs(img["lon"].values - w["lon"].iloc[0]).argmin())
+        i = _cell_of(img["lat"].values, float(w["lat"].iloc[0]))
+        j = _cell_of(img["lon"].values, float(w["lon"].iloc[0]))
+        if i is None or j is None:
+            outside.append(str(wid))
+            continue
         t = pd.DatetimeIndex(w["time"]).to_period("M").to_timestamp()
         pos = img.indexes["time"].get_indexer(t)
         ok = pos >= 0
@@ -107,4 +122,7 @@ def well_correlations(data: Inputs, runs: list[ModelRun]) -> pd.DataFrame | None
             v = w["value"].to_numpy()[ok]
             row[run.name] = float(np.corrcoef(s, v)[0, 1]) if np.std(s) > 0 else float("nan")
         rows.append(row)
+    if outside:
+        log.warning("%d wells lie outside the grid and are not scored: %s", len(outside),
+                    ", ".join(outside[:5]) + (" …" if len(outside) > 5 else ""))  # fmt: skip
     return pd.DataFrame(rows)
