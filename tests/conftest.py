@@ -66,6 +66,37 @@ def jpl_like(
     return path
 
 
+def gldas_like(
+    path: Path,
+    month: str,
+    value: float | np.ndarray,
+    lat=np.arange(7.875, 9.0, 0.25),
+    lon=np.arange(-179.875, -178.5, 0.25),
+) -> Path:
+    """A file shaped like GLDAS_NOAH025_M.A200401.021.nc4: one month, soil layers, SWE and
+    canopy water in kg m-2 (each its nominal amount + ``value``, a number or a (lat, lon)
+    map), rain rate in kg m-2 s-1, air temperature in K."""
+    shape = (1, len(lat), len(lon))
+    t = (pd.Timestamp(month) - pd.Timestamp("2000-01-01")).days
+    extra = np.broadcast_to(np.asarray(value, "f4"), shape[1:])
+    v = {}
+    for name, amount in (("SoilMoi0_10cm_inst", 10), ("SoilMoi10_40cm_inst", 60),
+                         ("SoilMoi40_100cm_inst", 120), ("SoilMoi100_200cm_inst", 200),
+                         ("SWE_inst", 5), ("CanopInt_inst", 0.5)):  # fmt: skip
+        v[name] = (("time", "lat", "lon"), (amount + extra)[None].astype("f4"),
+                   {"units": "kg m-2", "_FillValue": np.float32(-9999.0)})  # fmt: skip
+    v["Rainf_f_tavg"] = (
+        ("time", "lat", "lon"),
+        np.full(shape, 1e-5, "f4"),
+        {"units": "kg m-2 s-1"},
+    )
+    v["Tair_f_inst"] = (("time", "lat", "lon"), np.full(shape, 300.0, "f4"), {"units": "K"})
+    coords = {"time": ("time", [float(t)], {"units": "days since 2000-01-01"}), "lat": lat,
+              "lon": lon}  # fmt: skip
+    xr.Dataset(v, coords=coords).to_netcdf(path)
+    return path
+
+
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     return tmp_path

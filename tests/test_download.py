@@ -4,15 +4,14 @@ never holds a partial file, and names what went wrong. The search is replaced at
 boundary (earthaccess's part); one test runs against NASA when a login is present."""
 
 import hashlib
-import http.server
 import os
-import threading
 
 import numpy as np
 import pytest
 import requests
 import xarray as xr
 
+from fileserver import FileServer
 from gracefuse.cli import main
 from gracefuse.download.cache import Cache, DownloadError, RemoteFile, fetch
 from gracefuse.download.products import get_product
@@ -31,54 +30,6 @@ def _nc_bytes(tmp_path) -> bytes:
     return path.read_bytes()
 
 
-class _Server:
-    """Serves ``files``; the first ``breaks`` GETs of a file stop after ``cut`` bytes and
-    drop the connection; ``ranges=False`` ignores Range headers (HTTP 200, whole file)."""
-
-    def __init__(self, files: dict[str, bytes], breaks=1, cut=0.4, ranges=True):
-        self.files, self.breaks, self.cut, self.ranges = files, breaks, cut, ranges
-        self.requests: list[tuple[str, str | None]] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                name = self.path.lstrip("/")
-                rng = self.headers.get("Range")
-                server.requests.append((name, rng))
-                if name not in server.files:
-                    self.send_error(404)
-                    return
-                data = server.files[name]
-                start = int(rng.split("=")[1].split("-")[0]) if rng and server.ranges else 0
-                body = data[start:]
-                self.send_response(206 if start else 200)
-                self.send_header("Content-Length", str(len(body)))
-                if start:
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                self.end_headers()
-                if server.breaks > 0:
-                    server.breaks -= 1
-                    self.wfile.write(body[: int(len(body) * server.cut)])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def data(tmp_path):
     return _nc_bytes(tmp_path)
@@ -90,7 +41,7 @@ def _remote(server, data, name="GRCTellus.JPL.test.nc", checksum=None):
 
 
 def test_a_broken_download_resumes_and_matches_the_checksum(tmp_path, data):
-    server = _Server({"GRCTellus.JPL.test.nc": data}, breaks=2)
+    server = FileServer({"GRCTellus.JPL.test.nc": data}, breaks=2)
     try:
         cache = Cache(tmp_path / "cache")
         path = fetch(_remote(server, data), cache, requests.Session())
@@ -111,7 +62,7 @@ def test_a_broken_download_resumes_and_matches_the_checksum(tmp_path, data):
 
 
 def test_a_cached_file_is_not_fetched_again(tmp_path, data):
-    server = _Server({"a.nc": data}, breaks=0)
+    server = FileServer({"a.nc": data}, breaks=0)
     try:
         cache = Cache(tmp_path)
         remote = _remote(server, data, "a.nc")
@@ -123,7 +74,7 @@ def test_a_cached_file_is_not_fetched_again(tmp_path, data):
 
 
 def test_a_server_that_ignores_ranges_starts_over_and_still_ends_whole(tmp_path, data):
-    server = _Server({"a.nc": data}, breaks=1, ranges=False)
+    server = FileServer({"a.nc": data}, breaks=1, ranges=False)
     try:
         path = fetch(_remote(server, data, "a.nc"), Cache(tmp_path), requests.Session())
     finally:
@@ -132,7 +83,7 @@ def test_a_server_that_ignores_ranges_starts_over_and_still_ends_whole(tmp_path,
 
 
 def test_a_wrong_checksum_is_named_and_leaves_nothing_in_the_cache(tmp_path, data):
-    server = _Server({"a.nc": data}, breaks=0)
+    server = FileServer({"a.nc": data}, breaks=0)
     cache = Cache(tmp_path)
     try:
         with pytest.raises(DownloadError, match=r"a\.nc .*MD5 .* does not match"):
@@ -144,7 +95,7 @@ def test_a_wrong_checksum_is_named_and_leaves_nothing_in_the_cache(tmp_path, dat
 
 
 def test_a_server_that_keeps_failing_keeps_the_partial_for_the_next_run(tmp_path, data):
-    server = _Server({"a.nc": data}, breaks=100, cut=0.0)
+    server = FileServer({"a.nc": data}, breaks=100, cut=0.0)
     try:
         with pytest.raises(DownloadError, match="retries without progress"):
             fetch(_remote(server, data, "a.nc"), Cache(tmp_path), requests.Session(), retries=2)
@@ -157,7 +108,7 @@ def test_a_server_that_keeps_failing_keeps_the_partial_for_the_next_run(tmp_path
 
 def test_download_product_with_the_search_replaced_at_the_boundary(tmp_path, data):
     files = {"GLDAS_NOAH025_M.A200301.021.nc4": data, "GLDAS_NOAH025_M.A200302.021.nc4": data[::-1]}
-    server = _Server(files, breaks=1)
+    server = FileServer(files, breaks=1)
     seen = {}
 
     def search(product, start, end, box):

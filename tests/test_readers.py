@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from conftest import jpl_like, shared_file
+from conftest import gldas_like, jpl_like, shared_file
 from gracefuse.data import open_basin_table, open_basin_tables, open_grace, open_lsm, open_wells
 from gracefuse.data.grace import GRACE_MISSING_MONTHS, assign_calendar_months
 from gracefuse.data.tables import open_epoch_series
@@ -123,46 +123,9 @@ def test_bad_grace_files_name_the_problem(tmp_path, problem):
     assert str(p) in str(err.value)
 
 
-def _gldas_month(path, month: str, value: float):
-    lat = np.arange(7.875, 9.0, 0.25)
-    lon = np.arange(-179.875, -178.5, 0.25)
-    shape = (1, lat.size, lon.size)
-    t = (pd.Timestamp(month) - pd.Timestamp("2000-01-01")).days
-    v = {}
-    for name, amount in (
-        ("SoilMoi0_10cm_inst", 10),
-        ("SoilMoi10_40cm_inst", 60),
-        ("SoilMoi40_100cm_inst", 120),
-        ("SoilMoi100_200cm_inst", 200),
-        ("SWE_inst", 5),
-        ("CanopInt_inst", 0.5),
-    ):
-        v[name] = (
-            ("time", "lat", "lon"),
-            np.full(shape, amount + value, "f4"),
-            {"units": "kg m-2", "_FillValue": np.float32(-9999.0)},
-        )
-    v["Rainf_f_tavg"] = (
-        ("time", "lat", "lon"),
-        np.full(shape, 1e-5, "f4"),
-        {"units": "kg m-2 s-1"},
-    )
-    v["Tair_f_inst"] = (("time", "lat", "lon"), np.full(shape, 300.0, "f4"), {"units": "K"})
-    ds = xr.Dataset(
-        v,
-        coords={
-            "time": ("time", [float(t)], {"units": "days since 2000-01-01"}),
-            "lat": lat,
-            "lon": lon,
-        },
-    )
-    ds.to_netcdf(path)
-    return path
-
-
 def test_gldas_reader_sums_layers_and_converts_precip(tmp_path):
     files = [
-        _gldas_month(tmp_path / f"GLDAS_NOAH025_M.A2004{m:02d}.021.nc4", f"2004-{m:02d}", m)
+        gldas_like(tmp_path / f"GLDAS_NOAH025_M.A2004{m:02d}.021.nc4", f"2004-{m:02d}", m)
         for m in (1, 2, 3)
     ]
     ds = open_lsm(str(tmp_path / "GLDAS_NOAH025_M.A2004*.nc4"), baseline=None)
@@ -179,7 +142,7 @@ def test_gldas_reader_sums_layers_and_converts_precip(tmp_path):
 
 
 def test_gldas_missing_layer_is_named(tmp_path):
-    p = _gldas_month(tmp_path / "g.nc4", "2004-01", 0)
+    p = gldas_like(tmp_path / "g.nc4", "2004-01", 0)
     ds = xr.open_dataset(p).drop_vars("SWE_inst").load()
     ds.to_netcdf(tmp_path / "g2.nc4")
     with pytest.raises(InputError, match="SWE_inst"):

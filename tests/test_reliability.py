@@ -169,9 +169,9 @@ def test_era5_units_are_converted_or_refused(tmp_path):
 
 
 def test_gldas_rain_without_units_is_refused(tmp_path):
-    from test_readers import _gldas_month
+    from conftest import gldas_like
 
-    p = _gldas_month(tmp_path / "GLDAS_NOAH025_M.A200401.021.nc4", "2004-01-01", 1.0)
+    p = gldas_like(tmp_path / "GLDAS_NOAH025_M.A200401.021.nc4", "2004-01-01", 1.0)
     assert float(open_gldas(p)["precip"].max()) == pytest.approx(1e-5 * 31 * 86400, rel=1e-5)
     ds = xr.open_dataset(p, decode_times=False).load()
     del ds["Rainf_f_tavg"].attrs["units"]

@@ -142,6 +142,32 @@ def _files_on_grace(src: FileSource | GraceOnlySource) -> Inputs:
     return Inputs(observed.load(), None, None, wells, source)
 
 
+def single_file(pattern: str | None, key: str) -> str | None:
+    """``pattern`` itself, or the one file its wildcards match (a download folder holds
+    ``GRCTellus.JPL.200204_202312…nc`` under a name that changes with each release).
+
+    Raises
+    ------
+    InputError
+        When no file matches or several do (they are listed).
+    """
+    if pattern is None or not any(c in pattern for c in "*?["):
+        return pattern
+    found = sorted(glob.glob(pattern))
+    if len(found) != 1:
+        names = ", ".join(Path(f).name for f in found[:4])
+        what = f"{len(found)} files match ({names}); name one" if found else "no file matches"
+        raise InputError(pattern, f"{what} (data.{key})")
+    return found[0]
+
+
+def resolve_files(source: FileSource | GraceOnlySource):
+    """``source`` with its single-file patterns (GRACE, its scale factors and land mask)
+    replaced by the file each matches."""
+    keys = ("grace", "grace_scale_factors", "grace_land_mask")
+    return source.model_copy(update={k: single_file(getattr(source, k), k) for k in keys})
+
+
 def check_sources(source: TwinSource | FileSource | GraceOnlySource) -> None:
     """Every file a recipe's ``[data]`` names exists (each LSM pattern matches a file).
 
@@ -149,6 +175,7 @@ def check_sources(source: TwinSource | FileSource | GraceOnlySource) -> None:
     """
     if isinstance(source, TwinSource):
         return
+    source = resolve_files(source)
     named = {"grace": source.grace, "grace_scale_factors": source.grace_scale_factors}
     named["grace_land_mask"] = source.grace_land_mask
     if isinstance(source, FileSource):
@@ -189,6 +216,7 @@ def load_inputs(
     if isinstance(source, TwinSource):
         twin = make_twin(size=source.size, seed=source.seed, start=source.start, end=source.end)
         return inputs_from_twin(twin)
+    source = resolve_files(source)
     if isinstance(source, FileSource) and grid == "image":
         return _files_on_image(source, image_size)
     return _files_on_grace(source)

@@ -49,7 +49,7 @@ def check_months(start: str, end: str) -> None:
 
 
 def download_product(name: str, start: str, end: str, box: str | None, to: Path,
-                     search: Callable[..., list[RemoteFile]] = earthdata.search,
+                     search: Callable[..., list[RemoteFile]] | None = None,
                      session=None, progress: bool = True) -> list[Path]:  # fmt: skip
     """Fetch the files of product ``name`` from ``start`` to ``end`` (``YYYY-MM``) in
     ``box`` into the cache ``to``; files already cached whole are not fetched again.
@@ -63,7 +63,7 @@ def download_product(name: str, start: str, end: str, box: str | None, to: Path,
     if session is None:
         earthdata.login()
         session = earthdata.session()
-    files = search(product, start, end, bounds)
+    files = (search or earthdata.search)(product, start, end, bounds)
     cache = Cache(to)
     paths = []
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
