@@ -186,6 +186,7 @@ def main() -> None:
     ap.add_argument("--res", type=float, nargs="+", default=[0.5, 0.4, 0.2])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--scratch", type=Path, default=Path("/tmp/gracefuse_globe"))
+    ap.add_argument("--no-downscale", action="store_true", help="preparation only")
     args = ap.parse_args()
     for res in args.res:
         folder = args.scratch / f"res{res}"
@@ -199,7 +200,8 @@ def main() -> None:
               flush=True)  # fmt: skip
         # every preparation first, then the inputs go (disk: 0.1° holds inputs and gwsa.nc,
         # or gwsa.nc and downscaled.nc, never all three)
-        for stage, product in (("prepare", "gwsa.nc"), ("downscale", "downscaled.nc")):
+        stages = (("prepare", "gwsa.nc"), ("downscale", "downscaled.nc"))
+        for stage, product in stages[: 1 if args.no_downscale else 2]:
             for w in args.workers:
                 row = measure(stage, folder, w, res)
                 size = round((folder / product).stat().st_size / 1e9, 2)

@@ -90,11 +90,12 @@ def anomalies(
 
 
 def _baseline_mean(ref: xr.DataArray) -> xr.DataArray:
-    """The mean over the baseline months; computed at once for dask-backed data (a map, one
-    pass over the baseline), so that the anomalies are then a pass over each chunk alone
-    instead of a graph that holds every chunk until the mean is known."""
+    """The mean over the baseline months; for dask-backed data computed at once and kept
+    where dask computed it (persisted: one pass over the baseline), so that the anomalies
+    are then a pass over each chunk alone, instead of a graph that holds every chunk until
+    the mean is known, or one that carries the whole map to the scheduler."""
     mean = ref.mean("time", skipna=True)
-    return mean.compute() if mean.chunks is not None else mean
+    return mean.persist() if mean.chunks is not None else mean
 
 
 def monthly_from_daily(obj: xr.Dataset | xr.DataArray, how: str = "mean") -> xr.Dataset:
