@@ -104,6 +104,21 @@ def _clean(df: pd.DataFrame, covariates: list[str]) -> list[str]:
     return notes
 
 
+def grid_cells(lat, lon, grid_lat: np.ndarray,
+               grid_lon: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Row and column of the cell (regular centres) nearest each point, and whether the
+    point lies in that cell (within half a cell of its centre: inside the grid)."""
+
+    def index(v, axis):
+        step = abs(axis[1] - axis[0]) if len(axis) > 1 else 1.0
+        k = np.abs(np.asarray(v, float)[:, None] - axis[None, :]).argmin(1)
+        return k, np.abs(np.asarray(v, float) - axis[k]) <= step / 2 + 1e-9
+
+    i, in_i = index(lat, np.asarray(grid_lat))
+    j, in_j = index(lon, np.asarray(grid_lon))
+    return i, j, in_i & in_j
+
+
 def locate_wells(lat: np.ndarray, lon: np.ndarray, names, grid_lat: np.ndarray,
                  grid_lon: np.ndarray, where: str | Path) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Row and column of the grid cell holding each well.
@@ -113,15 +128,8 @@ def locate_wells(lat: np.ndarray, lon: np.ndarray, names, grid_lat: np.ndarray,
     InputError
         Naming the wells that fall outside the grid (beyond half a cell from its edge).
     """
-
-    def index(v, axis):
-        step = abs(axis[1] - axis[0]) if len(axis) > 1 else 1.0
-        k = np.abs(np.asarray(v)[:, None] - axis[None, :]).argmin(1)
-        return k, np.abs(np.asarray(v) - axis[k]) > step / 2 + 1e-9
-
-    i, out_i = index(lat, grid_lat)
-    j, out_j = index(lon, grid_lon)
-    outside = [str(n) for n, o in zip(names, out_i | out_j, strict=True) if o]
+    i, j, inside = grid_cells(lat, lon, grid_lat, grid_lon)
+    outside = [str(n) for n, ok in zip(names, inside, strict=True) if not ok]
     if outside:
         raise InputError(where, f"wells outside the grid ({grid_lat.min():.2f}..{grid_lat.max():.2f}"
                          f"°N, {grid_lon.min():.2f}..{grid_lon.max():.2f}°E): {', '.join(outside)}")  # fmt: skip

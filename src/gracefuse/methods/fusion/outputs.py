@@ -10,6 +10,7 @@ import xarray as xr
 
 from gracefuse.data.grid import check_same_grid, regrid_conservative
 from gracefuse.data.inputs import Inputs
+from gracefuse.data.wells import grid_cells
 from gracefuse.methods.fusion.samples import FusionSamples
 from gracefuse.methods.fusion.train import ModelRun
 
@@ -91,25 +92,20 @@ def predictions_dataset(
     return ds
 
 
-def _cell_of(axis: np.ndarray, value: float) -> int | None:
-    """Index of the cell of ``axis`` (centres, regular) holding ``value``; None outside."""
-    k = int(np.abs(axis - value).argmin())
-    half = abs(float(axis[1] - axis[0])) / 2 if axis.size > 1 else np.inf
-    return k if abs(float(axis[k]) - value) <= half * (1 + 1e-9) else None
-
-
 def well_correlations(data: Inputs, runs: list[ModelRun]) -> pd.DataFrame | None:
     """Correlation of each model's Ŝ at a well's cell with the well's anomalies (Fig. 7).
     Wells outside the grid are left out (logged), not matched to the edge cell."""
     if data.wells is None or not runs:
         return None
     img = data.observed
-    rows, outside = [], []
-    for wid, w in data.wells.groupby("well_id"):
-        i = _cell_of(img["lat"].values, float(w["lat"].iloc[0]))
-        j = _cell_of(img["lon"].values, float(w["lon"].iloc[0]))
-        if i is None or j is None:
-            outside.append(str(wid))
+    sites = data.wells.groupby("well_id")[["lat", "lon"]].first()
+    rows_of, cols_of, inside = grid_cells(sites.lat, sites.lon, img["lat"].values,
+                                          img["lon"].values)  # fmt: skip
+    outside = [str(w) for w, ok in zip(sites.index, inside, strict=True) if not ok]
+    rows = []
+    for (wid, w), i, j, on_grid in zip(data.wells.groupby("well_id"), rows_of, cols_of, inside,
+                                       strict=True):  # fmt: skip
+        if not on_grid:
             continue
         t = pd.DatetimeIndex(w["time"]).to_period("M").to_timestamp()
         pos = img.indexes["time"].get_indexer(t)
