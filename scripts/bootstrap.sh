@@ -10,5 +10,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[test,download]"
+.venv/bin/python -m pip install -q -e ".[test,download,era5]"
 echo "gracefuse installed in $(pwd)/.venv"

@@ -97,6 +97,22 @@ def gldas_like(
     return path
 
 
+def era5_land_like(path: Path, months, lat=np.array([10.0, 9.9]),
+                   lon=np.array([359.8, 359.9])) -> Path:  # fmt: skip
+    """A file shaped like the CDS's ERA5-Land monthly means (netCDF since 2024): a
+    ``valid_time`` axis, descending ``latitude``, 0-360 ``longitude``; soil water 0.3 m³ m⁻³
+    in every layer, snow 0.01 m of water, precipitation 2 mm per day, 290 K."""
+    shape = (len(months), len(lat), len(lon))
+    dims = ("valid_time", "latitude", "longitude")
+    v = {f"swvl{i}": (dims, np.full(shape, 0.3), {"units": "m**3 m**-3"}) for i in range(1, 5)}
+    v["sd"] = (dims, np.full(shape, 0.01), {"units": "m of water equivalent"})
+    v["tp"] = (dims, np.full(shape, 0.002), {"units": "m"})
+    v["t2m"] = (dims, np.full(shape, 290.0), {"units": "K"})
+    coords = {"valid_time": pd.DatetimeIndex(months), "latitude": lat, "longitude": lon}
+    xr.Dataset(v, coords=coords).to_netcdf(path)
+    return path
+
+
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     return tmp_path

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from conftest import gldas_like, jpl_like, shared_file
+from conftest import era5_land_like, gldas_like, jpl_like, shared_file
 from gracefuse.data import open_basin_table, open_basin_tables, open_grace, open_lsm, open_wells
 from gracefuse.data.grace import GRACE_MISSING_MONTHS, assign_calendar_months
 from gracefuse.data.tables import open_epoch_series
@@ -150,28 +150,7 @@ def test_gldas_missing_layer_is_named(tmp_path):
 
 
 def test_era5_land_reader(tmp_path):
-    lat = np.array([10.0, 9.9])  # ERA5 latitudes descend
-    lon = np.array([359.8, 359.9])
-    t = pd.date_range("2004-01-01", periods=2, freq="MS")
-    shape = (2, 2, 2)
-    v = {
-        f"swvl{i}": (
-            ("valid_time", "latitude", "longitude"),
-            np.full(shape, 0.3),
-            {"units": "m**3 m**-3"},
-        )
-        for i in range(1, 5)
-    }
-    v["sd"] = (
-        ("valid_time", "latitude", "longitude"),
-        np.full(shape, 0.01),
-        {"units": "m of water equivalent"},
-    )
-    v["tp"] = (("valid_time", "latitude", "longitude"), np.full(shape, 0.002), {"units": "m"})
-    v["t2m"] = (("valid_time", "latitude", "longitude"), np.full(shape, 290.0), {"units": "K"})
-    xr.Dataset(v, coords={"valid_time": t, "latitude": lat, "longitude": lon}).to_netcdf(
-        tmp_path / "e.nc"
-    )
+    era5_land_like(tmp_path / "e.nc", pd.date_range("2004-01-01", periods=2, freq="MS"))
     ds = open_lsm(tmp_path / "e.nc", model="era5_land", baseline=None)
     assert float(ds.soil_moisture.isel(time=0, lat=0, lon=0)) == pytest.approx(0.3 * 2890)
     assert float(ds.swe.max()) == pytest.approx(10.0)

@@ -260,9 +260,10 @@ def download(
     box: Annotated[str | None, typer.Option(help="W,S,E,N in degrees (default: global)")] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Download a product's files from NASA Earthdata (earthaccess; login from the
-    environment or ~/.netrc) into a cache that resumes broken downloads and keeps only
-    whole files whose checksums match."""
+    """Download a product's files into a cache that resumes broken downloads and keeps
+    only whole files whose checksums match: NASA Earthdata (earthaccess; login from the
+    environment or ~/.netrc), the CSR and GSFC download pages (no login), or the
+    Copernicus CDS (cdsapi; login from ~/.cdsapirc)."""
     paths = download_product(product, start, end, box, to, progress=not quiet)
     out.print(f"{len(paths)} files of {product} in {to}")
 

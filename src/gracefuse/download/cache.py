@@ -86,7 +86,8 @@ class Cache:
             return False
         if remote.checksum:
             return entry.get("checksum", "").lower() == remote.checksum.lower()
-        return remote.size is None or self.path(remote).stat().st_size == remote.size
+        size = self.path(remote).stat().st_size
+        return size == (remote.size if remote.size is not None else entry.get("bytes"))
 
     def admit(self, remote: RemoteFile, part: Path) -> Path:
         """Check ``part`` against ``remote``'s size and checksum and move it into the
@@ -107,6 +108,8 @@ class Cache:
         os.replace(part, target)
         index = self.index()
         index[remote.name] = {**asdict(remote), "bytes": size}
+        if not remote.checksum:  # none published: record ours, to check the file later
+            index[remote.name]["sha256"] = file_digest(target, "SHA-256")
         write_text(self.root / INDEX, json.dumps(index, indent=1, sort_keys=True))
         return target
 
@@ -138,7 +141,10 @@ def fetch(remote: RemoteFile, cache: Cache, session, retries: int = 5,
 
 
 def _stream(remote: RemoteFile, session, part: Path, start: int, progress) -> None:
-    """One GET of the bytes of ``remote`` from ``start`` on, appended to ``part``."""
+    """One GET of the bytes of ``remote`` from ``start`` on, appended to ``part``; a body
+    shorter than the server announced is a broken connection."""
+    import requests
+
     headers = {"Range": f"bytes={start}-"} if start else {}
     with session.get(remote.url, headers=headers, stream=True, timeout=60) as resp:
         if resp.status_code == 416 and start:  # nothing left to send: the part is whole
@@ -151,10 +157,13 @@ def _stream(remote: RemoteFile, session, part: Path, start: int, progress) -> No
             raise DownloadError(f"{remote.name} ({remote.url}): HTTP {resp.status_code}")
         if start and resp.status_code != 206:  # the server ignored the range: start over
             start = 0
-        done = start
+        done, length = start, resp.headers.get("Content-Length")
         with open(part, "ab" if start else "wb") as fh:
             for block in resp.iter_content(1 << 16):
                 fh.write(block)
                 done += len(block)
                 if progress:
                     progress(done)
+        if length is not None and done - start < int(length):  # archives with no size listed
+            raise requests.ConnectionError(f"connection closed after {done - start} of "
+                                           f"{length} bytes")  # fmt: skip

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from gracefuse.download import earthdata
+from gracefuse.download import earthdata, pages
 from gracefuse.download.cache import Cache, DownloadError, RemoteFile, fetch
+from gracefuse.download.cds import download as cds_download
 from gracefuse.download.products import get_product
 from gracefuse.limits import check_box, parse_month
 
@@ -50,21 +51,28 @@ def check_months(start: str, end: str) -> None:
 
 def download_product(name: str, start: str, end: str, box: str | None, to: Path,
                      search: Callable[..., list[RemoteFile]] | None = None,
-                     session=None, progress: bool = True) -> list[Path]:  # fmt: skip
+                     session=None, progress: bool = True, cds=None) -> list[Path]:  # fmt: skip
     """Fetch the files of product ``name`` from ``start`` to ``end`` (``YYYY-MM``) in
     ``box`` into the cache ``to``; files already cached whole are not fetched again.
 
+    Where each product comes from is :mod:`gracefuse.download.products`' ``source``:
     ``search`` and ``session`` default to NASA Earthdata through earthaccess (login from
-    the environment or ``~/.netrc``); tests give a local server's.
+    the environment or ``~/.netrc``) or, for a centre's ``page``, to reading that page
+    with a plain session; ``cds`` defaults to a ``cdsapi`` client. Tests give a local
+    server's search and session, or a stand-in client.
     """
     product = get_product(name)
     check_months(start, end)
     bounds = parse_box(box)
-    if session is None:
-        earthdata.login()
-        session = earthdata.session()
-    files = (search or earthdata.search)(product, start, end, bounds)
     cache = Cache(to)
+    if product.source == "cds":
+        return cds_download(product, start, end, bounds, cache, cds, progress)
+    if session is None:
+        session = _session(product)
+    if search is None:
+        search = earthdata.search if product.source == "earthdata" else \
+            (lambda p, s, e, b: pages.search(p, session))  # fmt: skip
+    files = search(product, start, end, bounds)
     paths = []
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), disable=not progress) as bar:  # fmt: skip
@@ -74,3 +82,13 @@ def download_product(name: str, start: str, end: str, box: str | None, to: Path,
                                progress=lambda done, t=task: bar.update(t, completed=done)))  # fmt: skip
             bar.update(task, completed=paths[-1].stat().st_size)  # a cached file too
     return paths
+
+
+def _session(product):
+    """An Earthdata session after logging in, or a plain one for a centre's page."""
+    if product.source == "earthdata":
+        earthdata.login()
+        return earthdata.session()
+    import requests
+
+    return requests.Session()
