@@ -1,5 +1,6 @@
 """The cost of a global run as the grid grows: a synthetic global grid × 240 months, written
-chunked to netCDF (never held in memory), through the chunked preparation (anomalies about
+chunked to netCDF (never held in memory), through conservative regridding of the land-surface
+fields onto GRACE's 0.5° grid (xarray-regrid), the chunked preparation (anomalies about
 2004–2009, GWSA separation with propagated error, land mask, area-weighted land mean) and
 tiled downscaling inference (a CNN over (GWSA, elevation) in blended 256-cell windows).
 
@@ -77,6 +78,31 @@ def write_inputs(folder: Path, res: float, months: int) -> None:
                 fields[name][m] = np.ma.masked_array(values, ~np.broadcast_to(land, values.shape))
 
 
+def regrid(folder: Path, workers: int) -> dict:
+    """Soil moisture and snow from the input grid onto GRACE's 0.5° grid, first-order
+    conservative (:func:`gracefuse.data.grid.regrid_conservative`, xarray-regrid), chunked
+    on a LocalCluster of ``workers``; written to ``lsm_grace_grid.nc``. Returns the land
+    mean of the first month on both grids (conservation: they agree)."""
+    import xarray as xr
+
+    from gracefuse.data.grid import regrid_conservative
+    from gracefuse.globe import dask_scheduler
+    from gracefuse.io import write_netcdf
+
+    grace = xr.Dataset(
+        coords={"lat": np.arange(-89.75, 90, 0.5), "lon": np.arange(-179.75, 180, 0.5)}
+    )
+    with dask_scheduler(f"local:{workers}", memory_limit="3GB"):
+        ds = xr.open_dataset(folder / "inputs.nc", chunks=CHUNK)
+        out = regrid_conservative(ds[["sm", "swe"]], grace)
+        write_netcdf(out, folder / "lsm_grace_grid.nc")
+        coarse = xr.open_dataset(folder / "lsm_grace_grid.nc", chunks={}).sm.isel(time=0)
+        fine = ds.sm.isel(time=0)
+        means = [float(f.weighted(np.cos(np.deg2rad(f.lat)) * f.notnull()).mean().compute())
+                 for f in (fine, coarse)]  # fmt: skip
+    return {"sm_mean_fine_mm": round(means[0], 3), "sm_mean_0.5deg_mm": round(means[1], 3)}
+
+
 def prepare(folder: Path, workers: int) -> dict:
     """The chunked preparation on a LocalCluster of ``workers``: ``gwsa.nc``, then the land
     mean series read back from it (one pass over the inputs less than computing it beside)."""
@@ -133,6 +159,7 @@ def downscale(folder: Path, workers: int) -> dict:
 
 
 STAGES = {"inputs": lambda f, w, r: write_inputs(f, r, MONTHS) or {},
+          "regrid": lambda f, w, r: regrid(f, w),
           "prepare": lambda f, w, r: prepare(f, w), "downscale": lambda f, w, r: downscale(f, w)}  # fmt: skip
 
 
@@ -186,7 +213,13 @@ def main() -> None:
     ap.add_argument("--res", type=float, nargs="+", default=[0.5, 0.4, 0.2])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--scratch", type=Path, default=Path("/tmp/gracefuse_globe"))
-    ap.add_argument("--no-downscale", action="store_true", help="preparation only")
+    ap.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["regrid", "prepare", "downscale"],
+        help="stages not run (downscale needs prepare)",
+    )
     args = ap.parse_args()
     for res in args.res:
         folder = args.scratch / f"res{res}"
@@ -200,14 +233,19 @@ def main() -> None:
               flush=True)  # fmt: skip
         # every preparation first, then the inputs go (disk: 0.1° holds inputs and gwsa.nc,
         # or gwsa.nc and downscaled.nc, never all three)
-        stages = (("prepare", "gwsa.nc"), ("downscale", "downscaled.nc"))
-        for stage, product in stages[: 1 if args.no_downscale else 2]:
+        stages = [("regrid", "lsm_grace_grid.nc"), ("prepare", "gwsa.nc"),
+                  ("downscale", "downscaled.nc")]  # fmt: skip
+        stages = [s for s in stages if s[0] not in args.skip]
+        for stage, product in stages:
             for w in args.workers:
                 row = measure(stage, folder, w, res)
                 size = round((folder / product).stat().st_size / 1e9, 2)
                 print(json.dumps({"res": res, "cells": cells, "months": MONTHS, "stage": stage,
                                   "workers": w, **row, "output_gb": size}), flush=True)  # fmt: skip
-            (folder / "inputs.nc").unlink(missing_ok=True)
+                if stage == "regrid":
+                    (folder / product).unlink()
+            if stage == "prepare":
+                (folder / "inputs.nc").unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -7,9 +7,10 @@ window's prediction is weighted by a taper that falls linearly to its edges over
 ``overlap`` cells, and every cell gets the weighted mean of the windows that cover it, so
 no seam shows where windows meet and the cells at a window's edge (where a CNN sees zero
 padding) count least. Months go in blocks of ``time_block``; within a block the grid goes
-in bands of window rows, so memory holds one band (``time_block × tile × lon`` per input
-and for the output), whatever the grid's size. Rows are written to the output as soon as
-no later window covers them.
+in bands of window rows. Inputs are read one window at a time; the output of one band
+(``time_block × tile × lon``) is accumulated, and its rows are written as soon as no later
+window covers them, so memory holds one window of inputs and one band of output whatever
+the grid's size.
 
 Our own engine rather than xbatcher: xbatcher cuts overlapping batches, but the blending,
 the band-wise accumulation and the writing as it goes are what bounds memory here, and
@@ -85,26 +86,24 @@ def taper(size: int, overlap: int) -> np.ndarray:
     return np.minimum(1.0, np.minimum(i, size - i) / overlap)
 
 
-def _window(band: np.ndarray, c0: int, tile: int) -> np.ndarray:
-    """``band[..., c0:c0 + tile]`` padded with NaN to ``tile × tile``."""
-    part = band[..., c0 : c0 + tile]
-    pad = [(0, 0)] * (part.ndim - 2) + [(0, tile - part.shape[-2]), (0, tile - part.shape[-1])]
-    return np.pad(part, pad, constant_values=np.nan) if any(p[1] for p in pad) else part
-
-
-def _band(inputs: xr.Dataset, names: Sequence[str], t: slice, rows: slice) -> np.ndarray:
-    """The inputs of months ``t`` and rows ``rows`` as ``(T, C, rows, lon)`` float32."""
+def _window(inputs: xr.Dataset, names: Sequence[str], t: slice, rows: slice, cols: slice,
+            tile: int) -> np.ndarray:  # fmt: skip
+    """The inputs of months ``t`` in one window as ``(T, C, tile, tile)`` float32, padded
+    with NaN beyond the grid. Read window by window (not a band of whole rows), so memory
+    holds one window of inputs whatever the grid's width."""
     parts = []
     n_t = len(range(*t.indices(inputs.sizes["time"])))
     for name in names:
-        da = inputs[name].isel(lat=rows)
+        da = inputs[name].isel(lat=rows, lon=cols)
         if "time" in da.dims:
             da = da.isel(time=t)
         values = np.asarray(da.transpose(..., "lat", "lon").values, dtype=np.float32)
         if values.ndim == 2:
             values = np.broadcast_to(values, (n_t, *values.shape))
         parts.append(values)
-    return np.stack(parts, axis=1)
+    x = np.stack(parts, axis=1)
+    pad = [(0, 0), (0, 0), (0, tile - x.shape[-2]), (0, tile - x.shape[-1])]
+    return np.pad(x, pad, constant_values=np.nan) if any(p[1] for p in pad) else x
 
 
 def _create(path: Path, inputs: xr.Dataset, var: str, attrs: dict, tiling: Tiling) -> None:
@@ -156,17 +155,19 @@ def _predict_block(predict: Predictor, inputs, names, t: slice, tiling: Tiling, 
         grow = r1 - lo - acc.shape[1]
         acc = np.concatenate([acc, np.zeros((n_t, grow, n_lon), np.float32)], axis=1)
         wsum = np.concatenate([wsum, np.zeros((grow, n_lon), np.float32)], axis=0)
-        band = _band(inputs, names, t, slice(r0, r1))
         for c0 in cols:
             c1 = min(c0 + k, n_lon)
-            y = np.asarray(predict(_window(band, c0, k)), np.float32)[:, : r1 - r0, : c1 - c0]
+            x = _window(inputs, names, t, slice(r0, r1), slice(c0, c1), k)
+            y = np.asarray(predict(x), np.float32)[:, : r1 - r0, : c1 - c0]
             w = weight[: r1 - r0, : c1 - c0]
             acc[:, r0 - lo : r1 - lo, c0:c1] += np.nan_to_num(y) * w
             wsum[r0 - lo : r1 - lo, c0:c1] += w
         done = rows[i + 1] if i + 1 < len(rows) else n_lat
+        value = acc[:, : done - lo]  # finished rows, normalised in place
         with np.errstate(invalid="ignore", divide="ignore"):
-            value = acc[:, : done - lo] / wsum[: done - lo]
-        nc_var[t, lo:done, :] = np.where(mask[lo:done], value, np.float32(np.nan))
+            value /= wsum[: done - lo]
+        value[:, ~mask[lo:done]] = np.nan
+        nc_var[t, lo:done, :] = value
         acc, wsum, lo = acc[:, done - lo :], wsum[done - lo :], done
         if progress is not None:
             progress.advance(task)

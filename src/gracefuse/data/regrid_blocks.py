@@ -1,0 +1,90 @@
+"""Conservative regridding of dask-backed grids block by block, when the grids nest.
+
+xarray-regrid applies its weights with one dense contraction over all source and target
+cells; on dask blocks that is one partial target per pair of source and target blocks,
+summed afterwards: a global 0.1° grid in 450-cell blocks onto 0.5° holds dozens of partial
+targets per month block. When every target cell edge is also a source cell edge (0.1°,
+0.25° onto 0.5°, 1°, ...), each target cell takes its value from one source block only if
+the blocks end on target edges. Then each source block is regridded on its own, with
+xarray-regrid (:func:`gracefuse.data.grid.regrid_conservative` on the block), onto the
+target cells it covers: one task per block, the same numbers, and memory that does not
+grow with the grid.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+
+def nested_blocks(src: np.ndarray, tgt: np.ndarray, chunks: tuple[int, ...],
+                  tol: float = 1e-6) -> tuple[tuple[int, ...], tuple[int, ...]] | None:  # fmt: skip
+    """Source block sizes whose ends are target cell edges (each end moved to the nearest
+    such edge), and the target cells of each block; ``None`` when the target's edges are
+    not all source edges or the target reaches beyond the source.
+
+    Examples
+    --------
+    >>> src = np.arange(0.05, 4, 0.1)            # 40 cells of 0.1°, 0..4°
+    >>> tgt = np.arange(0.25, 4, 0.5)            # 8 cells of 0.5°
+    >>> nested_blocks(src, tgt, (12, 12, 12, 4))  # block ends 1.2°, 2.4°, 3.6° → 1.0°, 2.5°, 3.5°
+    ((10, 15, 10, 5), (2, 3, 2, 1))
+    >>> nested_blocks(src, np.arange(0.3, 4, 0.6), (20, 20)) is None  # 0.6° edges: 0.0, 0.6, ...
+    True
+    """
+    from gracefuse.data.grid import _edges
+
+    if src.size < 2 or tgt.size < 2 or np.any(np.diff(src) <= 0) or np.any(np.diff(tgt) <= 0):
+        return None
+    s, t = _edges(src), _edges(tgt)
+    at = np.searchsorted(s, t - tol)  # the source edge at each target edge, if any
+    if at[0] < 0 or at[-1] >= s.size or not np.allclose(s[np.minimum(at, s.size - 1)], t, atol=tol):
+        return None
+    ends = np.cumsum(chunks)[:-1]
+    inner = at[1:-1]
+    moved = [int(inner[np.argmin(np.abs(inner - e))]) for e in ends] if inner.size else []
+    bounds = sorted({int(at[0]), *moved, int(at[-1])})
+    bounds[0], bounds[-1] = 0, src.size  # cells beyond the target join the edge blocks
+    sizes = tuple(int(b) for b in np.diff(bounds))
+    cells = tuple(int(c) for c in np.diff(np.searchsorted(at, [at[0], *bounds[1:-1], at[-1]])))
+    return sizes, cells
+
+
+def regrid_blocks(ds: xr.Dataset, tgt: xr.Dataset, nan_threshold: float) -> xr.Dataset | None:
+    """:func:`~gracefuse.data.grid.regrid_conservative` of a dask-backed ``ds`` (every
+    variable on ``lat`` and ``lon``) block by block onto ``tgt``, or ``None`` when the
+    grids do not nest (the caller then regrids the whole grid at once)."""
+    from gracefuse.data.grid import regrid_conservative
+
+    plan = {}
+    for c in ("lat", "lon"):
+        chunks = ds.chunksizes.get(c)
+        nested = nested_blocks(ds[c].values, tgt[c].values, chunks) if chunks else None
+        if nested is None:
+            return None
+        plan[c] = nested
+    if any({"lat", "lon"} - set(v.dims) for v in ds.data_vars.values()):
+        return None
+    ds = ds.chunk({c: plan[c][0] for c in plan})
+    starts = {c: np.r_[0, np.cumsum(plan[c][1])] for c in plan}
+    out = {}
+    for name, var in ds.data_vars.items():
+        var = var.transpose(..., "lat", "lon")
+        lead = var.dims[:-2]
+
+        def one(block, block_info=None, var=var, name=name):
+            (i0, i1), (j0, j1) = block_info[0]["array-location"][-2:]
+            k, m = block_info[0]["chunk-location"][-2:]
+            piece = xr.DataArray(block, dims=var.dims, name=name,
+                                 coords={"lat": var.lat.values[i0:i1], "lon": var.lon.values[j0:j1]})  # fmt: skip
+            sub = tgt.isel(lat=slice(starts["lat"][k], starts["lat"][k + 1]),
+                           lon=slice(starts["lon"][m], starts["lon"][m + 1]))  # fmt: skip
+            return regrid_conservative(piece, sub, nan_threshold).values
+
+        data = da.map_blocks(one, var.data, dtype=var.dtype,
+                             chunks=(*var.data.chunks[:-2], plan["lat"][1], plan["lon"][1]))  # fmt: skip
+        coords = {d: var[d] for d in lead if d in var.coords}
+        out[name] = xr.DataArray(data, dims=var.dims, attrs=var.attrs,
+                                 coords={**coords, "lat": tgt.lat.values, "lon": tgt.lon.values})  # fmt: skip
+    return xr.Dataset(out, attrs=ds.attrs)
