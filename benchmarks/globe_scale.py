@@ -78,29 +78,35 @@ def write_inputs(folder: Path, res: float, months: int) -> None:
                 fields[name][m] = np.ma.masked_array(values, ~np.broadcast_to(land, values.shape))
 
 
-def regrid(folder: Path, workers: int) -> dict:
-    """Soil moisture and snow from the input grid onto GRACE's 0.5° grid, first-order
-    conservative (:func:`gracefuse.data.grid.regrid_conservative`, xarray-regrid), chunked
-    on a LocalCluster of ``workers``; written to ``lsm_grace_grid.nc``. Returns the land
-    mean of the first month on both grids (conservation: they agree)."""
+def regrid(folder: Path, workers: int, target: float = 0.5) -> dict:
+    """Soil moisture and snow from the input grid onto a global ``target``° grid (GRACE's
+    0.5° by default), first-order conservative (:func:`gracefuse.data.grid.
+    regrid_conservative`, xarray-regrid), chunked on a LocalCluster of ``workers``; written
+    to ``lsm_grace_grid.nc``. Returns whether the grids nest (block by block) or not (the
+    whole target at once), and the land mean of the first month on both grids (they
+    agree: conservation)."""
     import xarray as xr
 
     from gracefuse.data.grid import regrid_conservative
+    from gracefuse.data.regrid_blocks import nested_blocks
     from gracefuse.globe import dask_scheduler
     from gracefuse.io import write_netcdf
 
-    grace = xr.Dataset(
-        coords={"lat": np.arange(-89.75, 90, 0.5), "lon": np.arange(-179.75, 180, 0.5)}
-    )
+    half = target / 2
+    grid = xr.Dataset(coords={"lat": np.arange(-90 + half, 90, target),
+                              "lon": np.arange(-180 + half, 180, target)})  # fmt: skip
     with dask_scheduler(f"local:{workers}", memory_limit="3GB"):
         ds = xr.open_dataset(folder / "inputs.nc", chunks=CHUNK)
-        out = regrid_conservative(ds[["sm", "swe"]], grace)
+        nested = all(nested_blocks(ds[c].values, grid[c].values, ds.chunksizes[c]) is not None
+                     for c in ("lat", "lon"))  # fmt: skip
+        out = regrid_conservative(ds[["sm", "swe"]], grid)
         write_netcdf(out, folder / "lsm_grace_grid.nc")
         coarse = xr.open_dataset(folder / "lsm_grace_grid.nc", chunks={}).sm.isel(time=0)
         fine = ds.sm.isel(time=0)
         means = [float(f.weighted(np.cos(np.deg2rad(f.lat)) * f.notnull()).mean().compute())
                  for f in (fine, coarse)]  # fmt: skip
-    return {"sm_mean_fine_mm": round(means[0], 3), "sm_mean_0.5deg_mm": round(means[1], 3)}
+    return {"target_deg": target, "nested": nested, "sm_mean_fine_mm": round(means[0], 3),
+            "sm_mean_target_mm": round(means[1], 3)}  # fmt: skip
 
 
 def prepare(folder: Path, workers: int) -> dict:
@@ -159,7 +165,7 @@ def downscale(folder: Path, workers: int) -> dict:
 
 
 STAGES = {"inputs": lambda f, w, r: write_inputs(f, r, MONTHS) or {},
-          "regrid": lambda f, w, r: regrid(f, w),
+          "regrid": lambda f, w, r: regrid(f, w, float(sys.argv[6]) if len(sys.argv) > 6 else 0.5),
           "prepare": lambda f, w, r: prepare(f, w), "downscale": lambda f, w, r: downscale(f, w)}  # fmt: skip
 
 
@@ -181,9 +187,10 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def measure(stage: str, folder: Path, workers: int, res: float) -> dict:
+def measure(stage: str, folder: Path, workers: int, res: float, target: float = 0.5) -> dict:
     """Run one stage in a child process; its wall time and the peak memory of its tree."""
-    cmd = [sys.executable, __file__, "--child", stage, str(folder), str(workers), str(res)]
+    cmd = [sys.executable, __file__, "--child", stage, str(folder), str(workers), str(res),
+           str(target)]  # fmt: skip
     t0, peak = time.perf_counter(), [0]
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
@@ -213,6 +220,8 @@ def main() -> None:
     ap.add_argument("--res", type=float, nargs="+", default=[0.5, 0.4, 0.2])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--scratch", type=Path, default=Path("/tmp/gracefuse_globe"))
+    ap.add_argument("--regrid-deg", type=float, default=0.5,
+                    help="the regrid stage's target grid (degrees; GRACE's 0.5 by default)")  # fmt: skip
     ap.add_argument(
         "--skip",
         nargs="*",
@@ -238,7 +247,7 @@ def main() -> None:
         stages = [s for s in stages if s[0] not in args.skip]
         for stage, product in stages:
             for w in args.workers:
-                row = measure(stage, folder, w, res)
+                row = measure(stage, folder, w, res, args.regrid_deg)
                 size = round((folder / product).stat().st_size / 1e9, 2)
                 print(json.dumps({"res": res, "cells": cells, "months": MONTHS, "stage": stage,
                                   "workers": w, **row, "output_gb": size}), flush=True)  # fmt: skip

@@ -150,11 +150,13 @@ def test_chunked_preparation_on_a_local_cluster_matches_memory(tmp_path):
                                rtol=1e-5, atol=1e-7)  # fmt: skip
 
 
-@pytest.mark.parametrize("step, chunks, tasks", [
-    (2.0, ((4, 4, 4), (12, 13, 5), (20, 20, 5)), 150),  # nested: block by block
-    (1.5, ((4, 4, 4), (40,), (60,)), 1000),  # 1.5° edges are not 1° edges: whole target
+@pytest.mark.parametrize("step, lat_block, chunks, tasks", [
+    (2.0, 24, ((4, 4, 4), (12, 12, 6), (20, 20, 5)), 150),  # nested: block by block
+    (2.0, 25, ((4, 4, 4), (30,), (45,)), 1000),  # a block ends inside a 2° cell: whole
+    (1.5, 24, ((4, 4, 4), (40,), (60,)), 1000),  # 1.5° edges are not 1° edges: whole
 ])  # fmt: skip
-def test_chunked_conservative_regridding_matches_memory_and_keeps_the_mass(step, chunks, tasks):
+def test_chunked_conservative_regridding_matches_memory_and_keeps_the_mass(step, lat_block,
+                                                                           chunks, tasks):  # fmt: skip
     """Conservative regridding of dask blocks: block by block where the grids nest, else
     xarray-regrid over the whole target (padding joined to the edge blocks, one output
     block per input block); both give the in-memory answer, and the area-weighted mean of
@@ -165,8 +167,8 @@ def test_chunked_conservative_regridding_matches_memory_and_keeps_the_mass(step,
     target = xr.Dataset(coords={"lat": np.arange(-30 + step / 2, 30, step),
                                 "lon": np.arange(step / 2, 90, step)})  # fmt: skip
     want = regrid_conservative(fine[["twsa", "gappy"]], target)
-    lazy = regrid_conservative(fine[["twsa", "gappy"]].chunk({"time": 4, "lat": 25, "lon": 40}),
-                               target)  # fmt: skip
+    blocks = {"time": 4, "lat": lat_block, "lon": 40}
+    lazy = regrid_conservative(fine[["twsa", "gappy"]].chunk(blocks), target)
     assert lazy.twsa.chunks == chunks
     assert len(lazy.twsa.data.dask) < tasks  # 2045 with xarray-regrid's own chunking (2°)
     got = lazy.compute(scheduler="threads")

@@ -7,8 +7,9 @@ targets per month block. When every target cell edge is also a source cell edge 
 0.25° onto 0.5°, 1°, ...), each target cell takes its value from one source block only if
 the blocks end on target edges. Then each source block is regridded on its own, with
 xarray-regrid (:func:`gracefuse.data.grid.regrid_conservative` on the block), onto the
-target cells it covers: one task per block, the same numbers, and memory that does not
-grow with the grid.
+target cells it covers: one task per block and the same numbers. Blocks must already end
+on target edges (open the files with such chunks: 450 cells of 0.1° are 45°, 90 cells of
+0.5°); others are not rechunked, and the whole grid goes to xarray-regrid at once.
 """
 
 from __future__ import annotations
@@ -61,23 +62,25 @@ def regrid_blocks(ds: xr.Dataset, tgt: xr.Dataset, nan_threshold: float) -> xr.D
     for c in ("lat", "lon"):
         chunks = ds.chunksizes.get(c)
         nested = nested_blocks(ds[c].values, tgt[c].values, chunks) if chunks else None
-        if nested is None:
+        # blocks that do not already end on target edges are not rechunked to do so: on a
+        # LocalCluster at 0.1° that rechunk held 2.4 GB in one worker and stalled it
+        if nested is None or nested[0] != tuple(chunks):
             return None
         plan[c] = nested
     if any({"lat", "lon"} - set(v.dims) for v in ds.data_vars.values()):
         return None
-    ds = ds.chunk({c: plan[c][0] for c in plan})
     starts = {c: np.r_[0, np.cumsum(plan[c][1])] for c in plan}
     out = {}
     for name, var in ds.data_vars.items():
         var = var.transpose(..., "lat", "lon")
         lead = var.dims[:-2]
 
-        def one(block, block_info=None, var=var, name=name):
+        def one(block, block_info=None, dims=var.dims, name=name, lat=var.lat.values,
+                lon=var.lon.values):  # fmt: skip
             (i0, i1), (j0, j1) = block_info[0]["array-location"][-2:]
             k, m = block_info[0]["chunk-location"][-2:]
-            piece = xr.DataArray(block, dims=var.dims, name=name,
-                                 coords={"lat": var.lat.values[i0:i1], "lon": var.lon.values[j0:j1]})  # fmt: skip
+            piece = xr.DataArray(block, dims=dims, name=name,
+                                 coords={"lat": lat[i0:i1], "lon": lon[j0:j1]})  # fmt: skip
             sub = tgt.isel(lat=slice(starts["lat"][k], starts["lat"][k + 1]),
                            lon=slice(starts["lon"][m], starts["lon"][m + 1]))  # fmt: skip
             return regrid_conservative(piece, sub, nan_threshold).values

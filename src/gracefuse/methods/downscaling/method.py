@@ -122,8 +122,9 @@ class DownscalingMethod(Method):
                 "baselines": list(BASELINES), "facts": fitted.facts,
                 "months": {s: int(prepared.months_of(s).sum()) for s in
                            ("train", "validation", "test")},
-                **self.choices(recipe, fitted.table),
-                "selected_on": "the validation months' fine-grid MAE"}  # fmt: skip
+                **self.choices(recipe, fitted.table)}  # fmt: skip
+        if "selected_model" in info:
+            info["selected_on"] = "the validation months' fine-grid MAE"
         files = {"downscaled.nc": downscaled_dataset(fitted)}
         return MethodOutput(fitted.table, comparison, files, info, fitted)
 
