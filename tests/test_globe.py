@@ -153,6 +153,7 @@ def test_chunked_preparation_on_a_local_cluster_matches_memory(tmp_path):
 @pytest.mark.parametrize("step, lat_block, chunks, tasks", [
     (2.0, 24, ((4, 4, 4), (12, 12, 6), (20, 20, 5)), 150),  # nested: block by block
     (2.0, 25, ((4, 4, 4), (30,), (45,)), 1000),  # a block ends inside a 2° cell: whole
+    (2.0, 2, None, None),  # one target cell a block: whole (xarray-regrid's own blocks)
     (1.5, 24, ((4, 4, 4), (40,), (60,)), 1000),  # 1.5° edges are not 1° edges: whole
 ])  # fmt: skip
 def test_chunked_conservative_regridding_matches_memory_and_keeps_the_mass(step, lat_block,
@@ -169,9 +170,10 @@ def test_chunked_conservative_regridding_matches_memory_and_keeps_the_mass(step,
     want = regrid_conservative(fine[["twsa", "gappy"]], target)
     blocks = {"time": 4, "lat": lat_block, "lon": 40}
     lazy = regrid_conservative(fine[["twsa", "gappy"]].chunk(blocks), target)
-    assert lazy.twsa.chunks == chunks
-    assert len(lazy.twsa.data.dask) < tasks  # 2045 with xarray-regrid's own chunking (2°)
+    assert chunks is None or lazy.twsa.chunks == chunks
+    assert tasks is None or len(lazy.twsa.data.dask) < tasks  # 2045: xarray-regrid's chunks
     got = lazy.compute(scheduler="threads")
+    assert got.twsa.dtype == want.twsa.dtype
     for var in ("twsa", "gappy"):
         np.testing.assert_allclose(got[var].values, want[var].values, rtol=1e-5, atol=1e-6)
 

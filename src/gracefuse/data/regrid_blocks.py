@@ -55,7 +55,8 @@ def nested_blocks(src: np.ndarray, tgt: np.ndarray, chunks: tuple[int, ...],
 def regrid_blocks(ds: xr.Dataset, tgt: xr.Dataset, nan_threshold: float) -> xr.Dataset | None:
     """:func:`~gracefuse.data.grid.regrid_conservative` of a dask-backed ``ds`` (every
     variable on ``lat`` and ``lon``) block by block onto ``tgt``, or ``None`` when the
-    grids do not nest (the caller then regrids the whole grid at once)."""
+    grids do not nest or the blocks do not end on target cell edges (the caller then
+    regrids the whole grid at once)."""
     from gracefuse.data.grid import regrid_conservative
 
     plan = {}
@@ -64,8 +65,8 @@ def regrid_blocks(ds: xr.Dataset, tgt: xr.Dataset, nan_threshold: float) -> xr.D
         nested = nested_blocks(ds[c].values, tgt[c].values, chunks) if chunks else None
         # blocks that do not already end on target edges are not rechunked to do so: on a
         # LocalCluster at 0.1° that rechunk held 2.4 GB in one worker and stalled it
-        if nested is None or nested[0] != tuple(chunks):
-            return None
+        if nested is None or nested[0] != tuple(chunks) or min(nested[1]) < 2:
+            return None  # (xarray-regrid needs two target cells a block to find its step)
         plan[c] = nested
     if any({"lat", "lon"} - set(v.dims) for v in ds.data_vars.values()):
         return None
@@ -75,17 +76,19 @@ def regrid_blocks(ds: xr.Dataset, tgt: xr.Dataset, nan_threshold: float) -> xr.D
         var = var.transpose(..., "lat", "lon")
         lead = var.dims[:-2]
 
+        dtype = var.dtype  # as the whole-grid path: xarray-regrid keeps float32
+
         def one(block, block_info=None, dims=var.dims, name=name, lat=var.lat.values,
-                lon=var.lon.values):  # fmt: skip
+                lon=var.lon.values, dtype=dtype):  # fmt: skip
             (i0, i1), (j0, j1) = block_info[0]["array-location"][-2:]
             k, m = block_info[0]["chunk-location"][-2:]
             piece = xr.DataArray(block, dims=dims, name=name,
                                  coords={"lat": lat[i0:i1], "lon": lon[j0:j1]})  # fmt: skip
             sub = tgt.isel(lat=slice(starts["lat"][k], starts["lat"][k + 1]),
                            lon=slice(starts["lon"][m], starts["lon"][m + 1]))  # fmt: skip
-            return regrid_conservative(piece, sub, nan_threshold).values
+            return regrid_conservative(piece, sub, nan_threshold).values.astype(dtype)
 
-        data = da.map_blocks(one, var.data, dtype=var.dtype,
+        data = da.map_blocks(one, var.data, dtype=dtype,
                              chunks=(*var.data.chunks[:-2], plan["lat"][1], plan["lon"][1]))  # fmt: skip
         coords = {d: var[d] for d in lead if d in var.coords}
         out[name] = xr.DataArray(data, dims=var.dims, attrs=var.attrs,
