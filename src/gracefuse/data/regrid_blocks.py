@@ -20,17 +20,19 @@ import xarray as xr
 
 
 def nested_blocks(src: np.ndarray, tgt: np.ndarray, chunks: tuple[int, ...],
-                  tol: float = 1e-6) -> tuple[tuple[int, ...], tuple[int, ...]] | None:  # fmt: skip
-    """Source block sizes whose ends are target cell edges (each end moved to the nearest
-    such edge), and the target cells of each block; ``None`` when the target's edges are
-    not all source edges or the target reaches beyond the source.
+                  tol: float = 1e-6) -> tuple[int, ...] | None:  # fmt: skip
+    """The target cells of each source block, or ``None`` unless every target cell edge is
+    a source cell edge (the grids nest, the target within the source) and every inner
+    block end is a target cell edge.
 
     Examples
     --------
-    >>> src = np.arange(0.05, 4, 0.1)            # 40 cells of 0.1°, 0..4°
-    >>> tgt = np.arange(0.25, 4, 0.5)            # 8 cells of 0.5°
-    >>> nested_blocks(src, tgt, (12, 12, 12, 4))  # block ends 1.2°, 2.4°, 3.6° → 1.0°, 2.5°, 3.5°
-    ((10, 15, 10, 5), (2, 3, 2, 1))
+    >>> src = np.arange(0.05, 4, 0.1)           # 40 cells of 0.1°, 0..4°
+    >>> tgt = np.arange(0.25, 4, 0.5)           # 8 cells of 0.5°
+    >>> nested_blocks(src, tgt, (10, 15, 10, 5))  # block ends 1.0°, 2.5°, 3.5°
+    (2, 3, 2, 1)
+    >>> nested_blocks(src, tgt, (12, 28)) is None  # a block ends at 1.2°, inside a 0.5° cell
+    True
     >>> nested_blocks(src, np.arange(0.3, 4, 0.6), (20, 20)) is None  # 0.6° edges: 0.0, 0.6, ...
     True
     """
@@ -40,16 +42,13 @@ def nested_blocks(src: np.ndarray, tgt: np.ndarray, chunks: tuple[int, ...],
         return None
     s, t = _edges(src), _edges(tgt)
     at = np.searchsorted(s, t - tol)  # the source edge at each target edge, if any
-    if at[0] < 0 or at[-1] >= s.size or not np.allclose(s[np.minimum(at, s.size - 1)], t, atol=tol):
+    if at[-1] >= s.size or not np.allclose(s[at], t, atol=tol):
         return None
     ends = np.cumsum(chunks)[:-1]
-    inner = at[1:-1]
-    moved = [int(inner[np.argmin(np.abs(inner - e))]) for e in ends] if inner.size else []
-    bounds = sorted({int(at[0]), *moved, int(at[-1])})
-    bounds[0], bounds[-1] = 0, src.size  # cells beyond the target join the edge blocks
-    sizes = tuple(int(b) for b in np.diff(bounds))
-    cells = tuple(int(c) for c in np.diff(np.searchsorted(at, [at[0], *bounds[1:-1], at[-1]])))
-    return sizes, cells
+    if not np.isin(ends, at[1:-1]).all():
+        return None
+    # cells beyond the target (none when it fills the source) join the edge blocks
+    return tuple(int(c) for c in np.diff(np.searchsorted(at, [at[0], *ends, at[-1]])))
 
 
 def regrid_blocks(ds: xr.Dataset, tgt: xr.Dataset, nan_threshold: float) -> xr.Dataset | None:
@@ -62,15 +61,15 @@ def regrid_blocks(ds: xr.Dataset, tgt: xr.Dataset, nan_threshold: float) -> xr.D
     plan = {}
     for c in ("lat", "lon"):
         chunks = ds.chunksizes.get(c)
-        nested = nested_blocks(ds[c].values, tgt[c].values, chunks) if chunks else None
+        cells = nested_blocks(ds[c].values, tgt[c].values, chunks) if chunks else None
         # blocks that do not already end on target edges are not rechunked to do so: on a
         # LocalCluster at 0.1° that rechunk held 2.4 GB in one worker and stalled it
-        if nested is None or nested[0] != tuple(chunks) or min(nested[1]) < 2:
+        if cells is None or min(cells) < 2:
             return None  # (xarray-regrid needs two target cells a block to find its step)
-        plan[c] = nested
+        plan[c] = cells
     if any({"lat", "lon"} - set(v.dims) for v in ds.data_vars.values()):
         return None
-    starts = {c: np.r_[0, np.cumsum(plan[c][1])] for c in plan}
+    starts = {c: np.r_[0, np.cumsum(plan[c])] for c in plan}
     out = {}
     for name, var in ds.data_vars.items():
         var = var.transpose(..., "lat", "lon")
@@ -89,7 +88,7 @@ def regrid_blocks(ds: xr.Dataset, tgt: xr.Dataset, nan_threshold: float) -> xr.D
             return regrid_conservative(piece, sub, nan_threshold).values.astype(dtype)
 
         data = da.map_blocks(one, var.data, dtype=dtype,
-                             chunks=(*var.data.chunks[:-2], plan["lat"][1], plan["lon"][1]))  # fmt: skip
+                             chunks=(*var.data.chunks[:-2], plan["lat"], plan["lon"]))  # fmt: skip
         coords = {d: var[d] for d in lead if d in var.coords}
         out[name] = xr.DataArray(data, dims=var.dims, attrs=var.attrs,
                                  coords={**coords, "lat": tgt.lat.values, "lon": tgt.lon.values})  # fmt: skip

@@ -14,6 +14,8 @@ and the box: ``ERA5-Land_monthly_2003_01-12_W68S8E97N37.nc`` (``_global`` with n
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gracefuse.download.cache import Cache, DownloadError, RemoteFile
 from gracefuse.download.products import Product
 
@@ -75,11 +77,10 @@ def client(progress: bool = True):
         raise DownloadError(f"no Copernicus CDS login found ({err}): {LOGIN_HELP}") from None
 
 
-def fetch(product: Product, remote: RemoteFile, request: dict, cache: Cache, cds) -> tuple:
-    """``remote`` in ``cache``, retrieved with the client ``cds`` unless cached whole.
-    Returns ``(path, fetched)``."""
+def fetch(product: Product, remote: RemoteFile, request: dict, cache: Cache, cds) -> Path:
+    """``remote`` in ``cache``, retrieved with the client ``cds`` unless cached whole."""
     if cache.has(remote):
-        return cache.path(remote), False
+        return cache.path(remote)
     part = cache.partial / f"{remote.name}.part"
     try:
         cds.retrieve(product.short_name, request, str(part))
@@ -93,7 +94,7 @@ def fetch(product: Product, remote: RemoteFile, request: dict, cache: Cache, cds
         part.unlink()
         raise DownloadError(f"{remote.name}: the CDS sent a file that is not netCDF (it "
                             f"starts {head!r}); nothing was cached")  # fmt: skip
-    return cache.admit(remote, part), True
+    return cache.admit(remote, part)
 
 
 def download(product: Product, start: str, end: str, box, cache: Cache, cds=None,
@@ -101,10 +102,6 @@ def download(product: Product, start: str, end: str, box, cache: Cache, cds=None
     """Every year of ``product`` from ``start`` to ``end`` in ``cache``; ``cds`` defaults
     to :func:`client` (made only when a year is missing from the cache)."""
     jobs = requests_for(product, start, end, box)
-    todo = [j for j in jobs if not cache.has(j[0])]
-    if todo and cds is None:
+    if cds is None and not all(cache.has(remote) for remote, _ in jobs):
         cds = client(progress)
-    paths = []
-    for remote, request in jobs:
-        paths.append(fetch(product, remote, request, cache, cds)[0])
-    return paths
+    return [fetch(product, remote, request, cache, cds) for remote, request in jobs]
