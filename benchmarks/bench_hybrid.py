@@ -5,12 +5,14 @@ Targets (issue 11):
 - seconds per training epoch of ``kraft2020_basins`` (204 basins, temporal split) and of a
   64×64 twin grid (each land cell a sequence), on CPU and on CUDA when present; the whole
   ``gracefuse run kraft2020_basins`` must fit in 15 minutes on 2 CPU cores;
+- ``--jobs``: two trainings one after another (1 thread, all threads) and side by side in
+  two processes of one thread (:mod:`gracefuse.training.jobs`);
 - ``--spinup``: a hybrid trained once, then predicted with spin-ups of 0, 2, 5, 10 and 20
   drawn years: the TWS test NSE and the stores should stop changing beyond some length.
 
 Prints one JSON object per line.
 
-    python benchmarks/bench_hybrid.py [--epochs 2] [--grid 64] [--spinup]
+    python benchmarks/bench_hybrid.py [--epochs 2] [--grid 64] [--jobs] [--spinup]
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from gracefuse.methods.hybrid.basins import load_basins
 from gracefuse.methods.hybrid.config import HybridTwinSource
 from gracefuse.methods.hybrid.evaluate import align_twsa
 from gracefuse.methods.hybrid.splits import temporal_roles
-from gracefuse.methods.hybrid.train import fit_member, predict_monthly
+from gracefuse.methods.hybrid.train import fit_member, predict_monthly, train_plan
 from gracefuse.methods.hybrid.twin import load_hybrid_twin
 from gracefuse.recipes import find_shared_data, load_recipe
+from gracefuse.training.determinism import reproducible
 
 
 def epoch_time(recipe, data, device: str, epochs: int, folder: Path) -> dict:
@@ -47,6 +50,26 @@ def epoch_time(recipe, data, device: str, epochs: int, folder: Path) -> dict:
     return {"seconds_per_epoch": round(result.seconds_per_epoch, 3),
             "wall_seconds": round(time.perf_counter() - t, 2), "samples": int(data.n),
             "steps": int(len(data.steps)), "device": device}  # fmt: skip
+
+
+def jobs_study(recipe, data, folder: Path, epochs: int) -> list[dict]:
+    """Wall time of two independent hybrid trainings (two ensemble members on the temporal
+    split): one after another in this process on torch's threads (1 thread, then all
+    cores), and side by side in two processes of one thread each."""
+    roles = temporal_roles(data, recipe.hybrid, "t")
+    mc = ModelConfig(name="hybrid", dropout=0.2, epochs=epochs, ensemble=2)
+    rows = []
+    cores = torch.get_num_threads()
+    for label, train in (("one after another, 1 thread", {"jobs": 1, "num_threads": 1}),
+                         (f"one after another, {cores} threads", {"jobs": 1}),
+                         ("side by side, 2 processes x 1 thread", {"jobs": 2})):  # fmt: skip
+        r = recipe.model_copy(update={"train": recipe.train.model_copy(update=train)})
+        t = time.perf_counter()
+        with reproducible(r.train):
+            train_plan([(mc, roles)], r, data, folder / label.replace(" ", "_"), False)
+        rows.append({"how": label, "trainings": 2, "epochs": epochs,
+                     "wall_seconds": round(time.perf_counter() - t, 2)})  # fmt: skip
+    return rows
 
 
 def spinup_study(recipe, data, folder: Path, epochs: int) -> list[dict]:
@@ -78,6 +101,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--grid", type=int, default=64)
     ap.add_argument("--spinup", action="store_true", help="also run the spin-up study")
+    ap.add_argument(
+        "--jobs",
+        action="store_true",
+        help="also time two trainings one after another and side by side",
+    )
     ap.add_argument("--folder", default="/tmp/gracefuse_bench_hybrid")
     args = ap.parse_args()
     folder = Path(args.folder)
@@ -91,6 +119,17 @@ def main() -> None:
             res = epoch_time(basins, data, dev, args.epochs, folder / f"basins_{dev}")
             print(json.dumps({"benchmark": "hybrid_epoch_basins", **res,
                               "target": "whole run <= 900 s on 2 CPU cores"}))  # fmt: skip
+        if args.jobs:
+            for row in jobs_study(basins, data, folder / "jobs", args.epochs):
+                print(
+                    json.dumps(
+                        {
+                            "benchmark": "hybrid_jobs_basins",
+                            **row,
+                            "target": "side by side faster than one after another",
+                        }
+                    )
+                )
         if args.spinup:
             for row in spinup_study(basins, data, folder / "spinup", 25):
                 print(json.dumps({"benchmark": "hybrid_spinup_basins", **row}))

@@ -2,6 +2,7 @@
 the model's outputs, monthly aggregation, the loss, splits without leakage, baselines with
 known answers, the real basin reader and clear errors on bad input."""
 
+import logging
 import re
 import shutil
 from pathlib import Path
@@ -20,8 +21,11 @@ from gracefuse.methods.hybrid.config import BasinTables, HybridConfig, HybridTwi
 from gracefuse.methods.hybrid.loss import HybridLoss, target_error
 from gracefuse.methods.hybrid.series import HybridData, to_months
 from gracefuse.methods.hybrid.splits import sample_folds, spatial_roles, temporal_roles
+from gracefuse.methods.hybrid.train import train_plan
 from gracefuse.methods.hybrid.twin import load_hybrid_twin
 from gracefuse.models.hybrid import ConceptualModel, HybridLSTM, SeriesLSTM
+from gracefuse.recipes import parse_recipe
+from gracefuse.training.determinism import reproducible
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "lehmannfa_basin_timeseries"
 
@@ -270,3 +274,30 @@ def test_tuning_resumes_its_sqlite_study(tmp_path):
     assert len(study.trials) == 2  # the second call added one trial, it did not start over
     tuned = (out / "best.toml").read_text()
     assert 'method = "hybrid"' in tuned and "hidden" in tuned
+
+
+def test_trainings_side_by_side_give_the_numbers_of_one_after_another(tmp_path, caplog):
+    """Three trainings (the temporal split and 2 spatial folds) in 2 spawned processes of
+    1 thread predict, bit for bit, what they predict one after another on 1 thread here."""
+    recipe = parse_recipe({
+        "method": "hybrid", "data": {"kind": "hybrid_twin", "size": 8, "end": "2008-12"},
+        "hybrid": {"hidden": 8, "branch_width": 4, "spinup_years": 1, "train_end": "2006-12",
+                   "test_end": "2008-12", "validation_months": 12, "spatial_folds": 2,
+                   "block_deg": 4.0, "buffer_deg": 0.0},
+        "train": {"batch_size": 16, "epochs": 2}, "models": [{"name": "hybrid"}],
+    }, "test")  # fmt: skip
+    data = load_hybrid_twin(recipe.data)
+    mc = recipe.models[0]
+    plan = [(mc, temporal_roles(data, recipe.hybrid, "test"))]
+    plan += [(mc, r) for r in spatial_roles(data, recipe.hybrid, "test_cells")]
+    runs = {}
+    for name, train in (("serial", {"jobs": 1, "num_threads": 1}), ("side", {"jobs": 2})):
+        r = recipe.model_copy(update={"train": recipe.train.model_copy(update=train)})
+        with caplog.at_level(logging.INFO, "gracefuse"), reproducible(r.train):
+            runs[name] = train_plan(plan, r, data, tmp_path / name, progress=False)
+    assert "3 trainings in 2 processes of 1 thread(s) each" in caplog.text
+    assert "the training processes stopped" not in caplog.text
+    for a, b in zip(runs["serial"], runs["side"], strict=True):
+        assert a.monthly.keys() == b.monthly.keys() and np.isfinite(a.monthly["tws"]).any()
+        for key in a.monthly:
+            np.testing.assert_array_equal(a.monthly[key], b.monthly[key], err_msg=key)

@@ -105,6 +105,13 @@ class TrainConfig(_Strict):
         0.0, ge=0, lt=1, description="exponential moving average of weights (0: off)"
     )
     num_threads: int | None = Field(None, ge=1, description="CPU threads (default: torch's)")
+    jobs: int | None = Field(
+        None,
+        ge=1,
+        description="hybrid family: independent trainings (models, folds, members) "
+        "run side by side in this many processes (default: one per CPU core; 1 on a GPU)",
+    )
+    threads_per_job: int = Field(1, ge=1, description="CPU threads of each such process")
     kernels: Literal["fast", "portable"] = Field(
         "fast",
         description="fast: the CPU's own kernels (the same numbers on one machine; they move "

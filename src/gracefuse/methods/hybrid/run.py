@@ -14,7 +14,7 @@ from gracefuse.methods.hybrid import baselines as bl
 from gracefuse.methods.hybrid.config import HybridRecipe
 from gracefuse.methods.hybrid.series import HybridData
 from gracefuse.methods.hybrid.splits import Roles, spatial_roles, temporal_roles
-from gracefuse.methods.hybrid.train import TRANSFERABLE, Trained, merge_folds, train_split
+from gracefuse.methods.hybrid.train import TRANSFERABLE, Trained, merge_folds, train_plan
 
 log = logging.getLogger(__name__)
 
@@ -73,33 +73,31 @@ def spatial_baselines(data: HybridData, folds: list[Roles], seed: int) -> dict:
 def run_splits(recipe: HybridRecipe, data: HybridData, folder: Path,
                progress: bool) -> list[SplitResult]:  # fmt: skip
     """Train every model of the recipe on the temporal split and (transferable ones) on
-    every spatial fold; compute the baselines on the same splits."""
+    every spatial fold, side by side where the machine allows; compute the baselines on
+    the same splits."""
     cfg = recipe.hybrid
     temporal_name, spatial_name = split_names(data)
     roles = temporal_roles(data, cfg, temporal_name)
-    ckpt = folder / "checkpoints"
+    folds = spatial_roles(data, cfg, spatial_name) if cfg.spatial_folds >= 2 else []
+    plan = [(mc, roles) for mc in recipe.models]
+    for mc in recipe.models:
+        if folds and mc.name not in TRANSFERABLE:
+            log.info("%s cannot predict unseen samples; left out of %s", mc.name, spatial_name)
+        elif folds:
+            plan += [(mc, r) for r in folds]
+    trained = iter(train_plan(plan, recipe, data, folder / "checkpoints", progress))
     temporal = SplitResult(temporal_name, roles)
     for mc in recipe.models:
-        temporal.models[mc.label] = train_split(mc, recipe, data, roles, ckpt, progress)
+        temporal.models[mc.label] = next(trained)
     temporal.baselines = temporal_baselines(data, roles, cfg.seed)
-    results = [temporal]
-    if cfg.spatial_folds >= 2:
-        folds = spatial_roles(data, cfg, spatial_name)
-        every = Roles(
-            spatial_name,
-            folds[0].train,
-            folds[0].validation,
-            np.arange(data.n),
-            folds[0].score_months,
-        )  # each sample scored by its fold's model
-        spatial = SplitResult(spatial_name, every, own_history=False)
-        for mc in recipe.models:
-            if mc.name not in TRANSFERABLE:
-                log.info("%s cannot predict unseen samples; left out of %s", mc.name,
-                         spatial_name)  # fmt: skip
-                continue
-            parts = [train_split(mc, recipe, data, r, ckpt, progress) for r in folds]
-            spatial.models[mc.label] = merge_folds(parts, data.n)
-        spatial.baselines = spatial_baselines(data, folds, cfg.seed)
-        results.append(spatial)
-    return results
+    if not folds:
+        return [temporal]
+    # each sample is scored by the model of the fold that held it out
+    every = Roles(spatial_name, folds[0].train, folds[0].validation, np.arange(data.n),
+                  folds[0].score_months)  # fmt: skip
+    spatial = SplitResult(spatial_name, every, own_history=False)
+    for mc in recipe.models:
+        if mc.name in TRANSFERABLE:
+            spatial.models[mc.label] = merge_folds([next(trained) for _ in folds], data.n)
+    spatial.baselines = spatial_baselines(data, folds, cfg.seed)
+    return [temporal, spatial]

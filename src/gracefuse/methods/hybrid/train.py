@@ -17,6 +17,7 @@ from gracefuse.methods.hybrid.series import HybridData, Standardised, role_datas
 from gracefuse.methods.hybrid.splits import Roles
 from gracefuse.models.hybrid import ConceptualModel, HybridLSTM, SeriesLSTM
 from gracefuse.training.determinism import seed_everything
+from gracefuse.training.jobs import job_processes, run_jobs
 from gracefuse.training.loop import FitResult, choose_device, fit, to_device
 
 log = logging.getLogger(__name__)
@@ -124,23 +125,35 @@ def fit_member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: R
 
 
 def _member(mc, recipe, data, roles, folder, progress, member):
+    """One member trained and predicted (a job of :func:`train_plan`)."""
     model, std, result = fit_member(mc, recipe, data, roles, folder, progress, member)
     return predict_monthly(model, data, std, roles.scored, recipe.train.batch_size), result
 
 
-def train_split(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: Roles,
-                folder: Path, progress: bool) -> Trained:  # fmt: skip
-    """Train ``mc`` (each ensemble member) on ``roles`` and predict its scored samples."""
-    members, fits = [], []
-    for m in range(mc.ensemble):
-        pred, result = _member(mc, recipe, data, roles, folder, progress, m)
-        members.append(pred)
-        fits.append(result)
-        log.info("%s %s member %d: %d epochs, best %d (val %.4f), %.2f s/epoch", mc.name,
-                 roles.name, m, result.epochs_run, result.best_epoch, result.best_loss,
-                 result.seconds_per_epoch)  # fmt: skip
-    mean = {k: np.mean([p[k] for p in members], axis=0) for k in members[0]}
-    return Trained(roles.scored, mean, members, fits)
+def train_plan(plan: list[tuple[ModelConfig, Roles]], recipe: HybridRecipe, data: HybridData,
+               folder: Path, progress: bool) -> list[Trained]:  # fmt: skip
+    """Train each ``(model, split)`` of ``plan`` (every ensemble member) and predict its
+    scored samples. The members of every entry are independent trainings: they run side
+    by side in processes (:func:`gracefuse.training.jobs.run_jobs`)."""
+    jobs, labels, owner = [], [], []
+    side_by_side = job_processes(recipe.train, sum(mc.ensemble for mc, _ in plan)) > 1
+    for k, (mc, roles) in enumerate(plan):
+        for m in range(mc.ensemble):
+            jobs.append((mc, recipe, data, roles, folder, progress and not side_by_side, m))
+            labels.append(f"{mc.name} {roles.name}" + (f" #{m}" if mc.ensemble > 1 else ""))
+            owner.append(k)
+    done = run_jobs(_member, jobs, recipe.train, labels, progress)
+    out = []
+    for k, (mc, roles) in enumerate(plan):
+        members = [pred for (pred, _), o in zip(done, owner, strict=True) if o == k]
+        fits = [fit for (_, fit), o in zip(done, owner, strict=True) if o == k]
+        for m, result in enumerate(fits):
+            log.info("%s %s member %d: %d epochs, best %d (val %.4f), %.2f s/epoch", mc.name,
+                     roles.name, m, result.epochs_run, result.best_epoch, result.best_loss,
+                     result.seconds_per_epoch)  # fmt: skip
+        mean = {key: np.mean([p[key] for p in members], axis=0) for key in members[0]}
+        out.append(Trained(roles.scored, mean, members, fits))
+    return out
 
 
 def merge_folds(parts: list[Trained], n: int) -> Trained:
