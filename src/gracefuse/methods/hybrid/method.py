@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from rich.table import Table
 
 from gracefuse.errors import InputError
@@ -34,6 +35,7 @@ from gracefuse.methods.hybrid.series import HybridData, check_targets
 from gracefuse.methods.hybrid.splits import spatial_roles, temporal_roles
 from gracefuse.methods.hybrid.twin import load_hybrid_twin
 from gracefuse.methods.registry import register_method
+from gracefuse.training.jobs import job_processes
 
 
 @dataclass
@@ -85,7 +87,15 @@ def _info(recipe: HybridRecipe, data: HybridData, splits: list[SplitResult]) -> 
         "forcing": data.forcing_names, "statics": data.static_names,
         "splits": {s.name: int(s.roles.score_months.sum()) for s in splits}, "fits": fits,
         "spinup_years": recipe.hybrid.spinup_years,
+        "trainings_side_by_side": _side_by_side(recipe, sum(len(v) for v in fits.values())),
     }  # fmt: skip
+
+
+def _side_by_side(recipe: HybridRecipe, trainings: int) -> dict:
+    """How the run's trainings shared the machine (:mod:`gracefuse.training.jobs`)."""
+    n = job_processes(recipe.train, trainings)
+    threads = recipe.train.threads_per_job if n > 1 else torch.get_num_threads()
+    return {"trainings": trainings, "processes": n, "threads_each": threads}
 
 
 def console_summary(result: HybridResult) -> list:
