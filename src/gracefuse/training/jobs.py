@@ -63,9 +63,16 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _in_child(train: TrainConfig, level: int, fn: Callable, args: tuple) -> Any:
-    """Run ``fn(*args)`` in a job process, under the run's kernel settings."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _in_child(train: TrainConfig, logs: list[str], fn: Callable, args: tuple) -> Any:
+    """Run ``fn(*args)`` in a job process, under the run's kernel settings, logging (INFO
+    and up) to the run's log files ``logs`` as the parent does."""
+    root = logging.getLogger("gracefuse")
+    for path in logs:
+        handler = logging.FileHandler(path, mode="a")
+        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s %(name)s "
+                                               f"[job {os.getpid()}]: %(message)s"))  # fmt: skip
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
     with reproducible(train):
         return fn(*args)
 
@@ -121,12 +128,13 @@ def _side_by_side(fn: Callable, jobs: Sequence[tuple], train: TrainConfig,
     ctx = multiprocessing.get_context("spawn")
     log.info("%d trainings in %d processes of %d thread(s) each", len(jobs), n,
              train.threads_per_job)  # fmt: skip
-    level = logging.getLogger("gracefuse").getEffectiveLevel()
+    logs = [h.baseFilename for h in logging.getLogger("gracefuse").handlers
+            if isinstance(h, logging.FileHandler)]  # fmt: skip
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool, Progress(
         disable=not progress, transient=True
     ) as bar:  # fmt: skip
         task = bar.add_task(f"{len(jobs)} trainings, {n} at a time", total=len(jobs))
-        futures = {pool.submit(_in_child, child, level, fn, args): i
+        futures = {pool.submit(_in_child, child, logs, fn, args): i
                    for i, args in enumerate(jobs)}  # fmt: skip
         try:
             for future in as_completed(futures):
