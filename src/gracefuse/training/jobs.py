@@ -2,11 +2,12 @@
 the ensemble members of a recipe share nothing until they are scored.
 
 The hybrid family's models step through their sequences one month at a time on tensors of
-a few thousand numbers, where a second thread does not help: one training of the basins'
-hybrid takes 0.75 s per batch on 1 thread and 0.80 s on 2, and two trainings on 1 thread
-each take 0.78 s per batch side by side (2 cores, ``benchmarks/bench_hybrid.py --jobs``).
-So on a CPU the trainings go to ``jobs`` processes (by default one per core), each on
-``threads`` threads (1 by default). A training's numbers do not depend on how many run
+a few thousand numbers, where a second thread does not help: two basin trainings of 5
+epochs take 66 s one after another on 1 thread, 65 s on 2 threads, and 47 s side by side
+in two processes of 1 thread, starting the processes included (2 cores,
+``benchmarks/bench_hybrid.py --jobs --epochs 5``). So on a CPU the trainings go to
+``jobs`` processes (by default one per core), each on ``threads_per_job`` threads (1 by
+default). A training's numbers do not depend on how many run
 beside it: each is seeded from the recipe, and runs on its fixed thread count under the
 run's kernel settings (:func:`gracefuse.training.determinism.reproducible`).
 
