@@ -7,9 +7,9 @@ epochs take 66 s one after another on 1 thread, 65 s on 2 threads, and 47 s side
 in two processes of 1 thread, starting the processes included (2 cores,
 ``benchmarks/bench_hybrid.py --jobs --epochs 5``). So on a CPU the trainings go to
 ``jobs`` processes (by default one per core), each on ``threads_per_job`` threads (1 by
-default). A training's numbers do not depend on how many run
-beside it: each is seeded from the recipe, and runs on its fixed thread count under the
-run's kernel settings (:func:`gracefuse.training.determinism.reproducible`).
+default). A training's numbers do not depend on how many run beside it: each is seeded
+from the recipe, and runs on its fixed thread count under the run's kernel settings
+(:func:`gracefuse.training.determinism.reproducible`).
 
 Processes are started with ``spawn`` (a forked torch can hang in its thread pools); each
 job's checkpoints are its own, so an interrupted run resumes every job where it stopped.
@@ -115,8 +115,8 @@ def run_jobs(fn: Callable, jobs: Sequence[tuple], train: TrainConfig, labels: Se
         except BrokenProcessPool as err:
             left = [i for i, r in enumerate(results) if r is None]
             log.warning("the training processes stopped (%s): the %d trainings not finished "
-                        "run one after another in this process (they resume from their "
-                        "checkpoints)", err, len(left))  # fmt: skip
+                        "run one after another in this process, on its threads (they resume "
+                        "from their checkpoints)", err, len(left))  # fmt: skip
     for i in left:
         results[i] = fn(*jobs[i])
     return results
