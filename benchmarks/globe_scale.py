@@ -164,9 +164,11 @@ def downscale(folder: Path, workers: int) -> dict:
     return {}
 
 
-STAGES = {"inputs": lambda f, w, r: write_inputs(f, r, MONTHS) or {},
-          "regrid": lambda f, w, r: regrid(f, w, float(sys.argv[6]) if len(sys.argv) > 6 else 0.5),
-          "prepare": lambda f, w, r: prepare(f, w), "downscale": lambda f, w, r: downscale(f, w)}  # fmt: skip
+#: each stage as ``(folder, workers, input resolution, regrid target) → facts``
+STAGES = {"inputs": lambda f, w, r, t: write_inputs(f, r, MONTHS) or {},
+          "regrid": lambda f, w, r, t: regrid(f, w, t),
+          "prepare": lambda f, w, r, t: prepare(f, w),
+          "downscale": lambda f, w, r, t: downscale(f, w)}  # fmt: skip
 
 
 def tree_rss(pid: int) -> int:
@@ -212,9 +214,8 @@ def measure(stage: str, folder: Path, workers: int, res: float, target: float = 
 
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
-        stage, folder, workers, res = sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), float(
-            sys.argv[5])  # fmt: skip
-        print(json.dumps(STAGES[stage](folder, workers, res)))
+        stage, folder, workers, res, target = sys.argv[2:7]
+        print(json.dumps(STAGES[stage](Path(folder), int(workers), float(res), float(target))))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--res", type=float, nargs="+", default=[0.5, 0.4, 0.2])
