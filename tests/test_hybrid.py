@@ -17,13 +17,26 @@ from gracefuse.data.grace import GRACE_MISSING_MONTHS
 from gracefuse.errors import ConfigError, InputError
 from gracefuse.methods.hybrid import baselines as bl
 from gracefuse.methods.hybrid.basins import load_basins
-from gracefuse.methods.hybrid.config import BasinTables, HybridConfig, HybridTwinSource
-from gracefuse.methods.hybrid.loss import HybridLoss, target_error
+from gracefuse.methods.hybrid.config import (
+    BasinTables,
+    HybridConfig,
+    HybridRecipe,
+    HybridTwinSource,
+)
+from gracefuse.methods.hybrid.loss import HybridLoss, masked_anomaly, target_error
 from gracefuse.methods.hybrid.series import HybridData, to_months
 from gracefuse.methods.hybrid.splits import sample_folds, spatial_roles, temporal_roles
-from gracefuse.methods.hybrid.train import train_plan
+from gracefuse.methods.hybrid.train import train_plan, training_parts
+from gracefuse.methods.hybrid.tune import tuning_roles
 from gracefuse.methods.hybrid.twin import load_hybrid_twin
-from gracefuse.models.hybrid import ConceptualModel, HybridLSTM, SeriesLSTM
+from gracefuse.models.hybrid import (
+    ConceptualModel,
+    HybridLSTM,
+    HybridTrend,
+    SampleTrend,
+    SeriesLSTM,
+    SeriesTrend,
+)
 from gracefuse.recipes import parse_recipe
 from gracefuse.training.determinism import reproducible
 
@@ -46,6 +59,8 @@ MODELS = {
     "hybrid": lambda: HybridLSTM(2, 1, hidden=8, branch_width=4, spinup_years=1),
     "lstm": lambda: SeriesLSTM(2, 1, hidden=8, branch_width=4),
     "conceptual": lambda: ConceptualModel(2, 3, spinup_years=1),
+    "hybrid_trend": lambda: HybridTrend(2, 1, 3, hidden=8, branch_width=4, spinup_years=1),
+    "lstm_trend": lambda: SeriesTrend(2, 1, 3, hidden=8, branch_width=4),
 }
 
 
@@ -53,6 +68,8 @@ MODELS = {
 def test_gradients_reach_every_parameter_through_the_water_balance(name):
     torch.manual_seed(0)
     model = MODELS[name]()
+    if hasattr(model, "trend"):  # a flux of zero would hide a broken path to the stores
+        torch.nn.init.normal_(model.trend.rate)
     out = model(_batch())
     loss = out["tws"].pow(2).mean() + out["q"].mean() + out["et"].mean()
     loss.backward()
@@ -61,20 +78,45 @@ def test_gradients_reach_every_parameter_through_the_water_balance(name):
         assert p.grad.abs().sum() > 0, f"{pname} gets no gradient"
 
 
-@pytest.mark.parametrize("name", ["hybrid", "conceptual"])
+@pytest.mark.parametrize("name", ["hybrid", "conceptual", "hybrid_trend"])
 def test_the_models_storage_change_is_precipitation_minus_et_minus_runoff(name):
     torch.manual_seed(1)
     model = MODELS[name]().double()
+    if hasattr(model, "trend"):
+        torch.nn.init.normal_(model.trend.rate)
     batch = _batch(dtype=torch.float64)
     batch["window"] = torch.tensor([[0, 30]] * 3)
     model.spinup_years = 0
     out = model(batch)
     tws = torch.cat([torch.zeros(3, 1, dtype=torch.float64), out["tws"]], dim=1)
     change = tws.diff(dim=1)
-    budget = batch["p"] - out["et"] - out["q"]
+    budget = batch["p"] - out["et"] - out["q"] + out.get("net_lateral", 0.0)
     rel = (change - budget).abs().max() / batch["p"].abs().max()
     assert rel < 1e-6
     assert (out["gw"].shape == (3, 30)) and bool((out["q"] >= -1e-9).all())
+
+
+def test_the_sample_trend_recovers_a_known_lateral_flux_and_leaves_unseen_samples_at_zero():
+    """TWS = a seasonal cycle + a known drift (−1.5 and +0.8 mm per step) in samples 0 and 1:
+    fitting the rates alone recovers the drifts in mm per step; sample 2, never in a batch,
+    keeps a flux of zero."""
+    trend = SampleTrend(3)
+    t = torch.arange(60, dtype=torch.float32)
+    drift = torch.tensor([-1.5, 0.8])
+    obs = 20 * torch.sin(2 * torch.pi * t / 12)[None] + drift[:, None] * t[None]
+    batch = {"sample": torch.tensor([0, 1]), "scale": torch.tensor([30.0, 80.0])}
+    out = {"tws": 20 * torch.sin(2 * torch.pi * t / 12)[None].expand(2, -1),
+           "first_step": torch.tensor([5, 5])}  # fmt: skip
+    opt = torch.optim.Adam(trend.parameters(), lr=0.05)
+    valid = torch.ones_like(obs, dtype=torch.bool)
+    for _ in range(400):
+        opt.zero_grad()
+        sim = trend(out, batch)["tws"]
+        (masked_anomaly(sim, valid) - masked_anomaly(obs, valid)).pow(2).mean().backward()
+        opt.step()
+    flux = trend(out, batch)["net_lateral"][:, 0].detach()
+    assert torch.allclose(flux, drift, atol=0.01)
+    assert trend.rate[2].item() == 0.0
 
 
 def test_a_trained_model_predicts_the_same_twice_in_eval_mode():
@@ -139,6 +181,22 @@ def test_the_temporal_split_trains_before_it_tests(twin):
     assert twin.months[val].max() < twin.months[test].min()
     with pytest.raises(ConfigError, match="no training data"):
         temporal_roles(twin, HybridConfig(train_start="1950-01", train_end="1960-12"), "test")
+
+
+def test_a_refit_trains_on_the_validation_months_and_tuning_never_does(twin):
+    cfg = HybridConfig(train_end="2006-12", test_end="2010-12", validation_months=12, refit=True)
+    roles = temporal_roles(twin, cfg, "test")
+    parts = training_parts(roles)
+    assert list(parts) == ["train"]  # nothing held out: the best epoch is judged on training
+    months = parts["train"][1]
+    assert np.array_equal(months, roles.train[1] | roles.validation[1])
+    assert roles.validation[1].sum() == 12 and not (months & roles.score_months).any()
+    recipe = HybridRecipe(hybrid=cfg, data=HybridTwinSource(size=8, end="2010-12"))
+    tuned = training_parts(tuning_roles(recipe, twin))
+    assert set(tuned) == {"train", "validation"}
+    assert not (tuned["train"][1] & tuned["validation"][1]).any()
+    assert list(training_parts(temporal_roles(twin, cfg.model_copy(update={"refit": False}),
+                                              "test"))) == ["train", "validation"]  # fmt: skip
 
 
 def test_spatial_folds_score_every_cell_once_and_never_train_on_its_buffer(twin):

@@ -17,6 +17,10 @@ draw is fixed, so a prediction does not depend on torch's random state.
 Outputs are ``(B, T')`` series for the steps run: the stores (``swe``, ``cwd``, ``gw``,
 ``tws``), the fluxes (``et``, ``q`` and its parts) and the network's latent outputs
 (``frac_fast``, ``frac_soil``, ``frac_gw``, ``frac_et_soil``, ``baseflow``).
+
+``hybrid_trend`` and ``lstm_trend`` (ours, not the paper's) add :class:`SampleTrend`: a
+constant net lateral flux per sample (``net_lateral``) into a store of its own
+(``lateral_store``) that TWS includes.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ BRANCHES = {"et": 1, "swe": 1, "partition": 3, "et_share": 1, "baseflow": 1}
 STATE_SCALE = 100.0
 #: base flow leaves at most this fraction of the groundwater store per step
 MAX_BASEFLOW = 0.5
+#: a sample's net lateral flux is its parameter times this share of its mean precipitation
+LATERAL_SCALE = 0.05
 
 
 class Branches(nn.Module):
@@ -239,6 +245,65 @@ class SeriesLSTM(nn.Module):
         }
 
 
+class SampleTrend(nn.Module):
+    """A net lateral flux per sample, constant in time (mm per step): the water a balance
+    of precipitation, ET and runoff does not see (groundwater abstraction, glacier loss,
+    transfers between basins). It fills or drains a store of its own, so TWS changes by
+    ``p − et − q + net_lateral`` each step.
+
+    The flux of sample ``i`` is ``rate_i · LATERAL_SCALE · scale_i``; the rates start at
+    zero and are fitted with the network, so a sample no training saw (an unseen basin)
+    keeps a flux of zero.
+
+    Examples
+    --------
+    >>> trend = SampleTrend(2)
+    >>> with torch.no_grad():
+    ...     _ = trend.rate.fill_(1.0)
+    >>> out = {"tws": torch.zeros(2, 3), "first_step": torch.tensor([0, 0])}
+    >>> batch = {"sample": torch.tensor([0, 1]), "scale": torch.tensor([20.0, 40.0])}
+    >>> trend(out, batch)["lateral_store"].tolist()
+    [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]]
+    """
+
+    def __init__(self, n_samples: int) -> None:
+        super().__init__()
+        self.rate = nn.Parameter(torch.zeros(n_samples))
+
+    def forward(self, out: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        tws = out["tws"]
+        flux = self.rate[batch["sample"]] * LATERAL_SCALE * batch["scale"]
+        steps = out["first_step"][:, None] + 1 + torch.arange(tws.shape[1], device=tws.device)
+        store = flux[:, None] * steps.to(tws.dtype)
+        return {**out, "net_lateral": flux[:, None].expand_as(tws), "lateral_store": store,
+                "tws": tws + store}  # fmt: skip
+
+
+class HybridTrend(HybridLSTM):
+    """Ours: :class:`HybridLSTM` with a :class:`SampleTrend` (one net lateral flux per
+    sample, fitted with the network). The balance of the LSTM's stores is the paper's."""
+
+    def __init__(self, n_forcing: int, n_static: int, n_samples: int, **kwargs) -> None:
+        super().__init__(n_forcing, n_static, **kwargs)
+        self.trend = SampleTrend(n_samples)
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self.trend(super().forward(batch), batch)
+
+
+class SeriesTrend(SeriesLSTM):
+    """Ours: the no-physics :class:`SeriesLSTM` with a :class:`SampleTrend` on its TWS."""
+
+    def __init__(self, n_forcing: int, n_static: int, n_samples: int, **kwargs) -> None:
+        super().__init__(n_forcing, n_static, **kwargs)
+        self.trend = SampleTrend(n_samples)
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return self.trend(super().forward(batch), batch)
+
+
 register("hybrid", inputs="series", methods=("hybrid",), source="Kraft et al. 2020")(HybridLSTM)
 register("lstm", inputs="series", methods=("hybrid",))(SeriesLSTM)
 register("conceptual", inputs="series", methods=("hybrid",))(ConceptualModel)
+register("hybrid_trend", inputs="series", methods=("hybrid",))(HybridTrend)
+register("lstm_trend", inputs="series", methods=("hybrid",))(SeriesTrend)

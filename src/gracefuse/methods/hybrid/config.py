@@ -89,6 +89,13 @@ class HybridConfig(_Strict):
     validation_months: int = Field(
         24, ge=0, description="last training months that early-stop (temporal split)"
     )
+    refit: bool = Field(
+        False,
+        description="temporal split: the reported models train on every training month, "
+        "the validation months included, for the epochs chosen on them (the baselines' "
+        "protocol); the best epoch is then judged on the training loss. Tuning always "
+        "holds the validation months out",
+    )
     spatial_folds: int = Field(5, ge=0, le=50, description="folds of unseen samples (0: none)")
     validation_fraction: float = Field(
         0.15, gt=0, lt=0.5, description="training samples that early-stop a spatial fold"

@@ -16,7 +16,8 @@ from gracefuse.report.figures import save, training_curves
 from gracefuse.report.htmlpage import figure_html, page, table_html
 
 COLORS = {"observed": "black", "hybrid": "tab:red", "lstm": "tab:blue",
-          "conceptual": "tab:green", "truth": "black"}  # fmt: skip
+          "conceptual": "tab:green", "hybrid_trend": "tab:orange", "lstm_trend": "tab:cyan",
+          "truth": "black"}  # fmt: skip
 
 
 def fig3_series(result, path: Path) -> Path:
@@ -33,7 +34,7 @@ def fig3_series(result, path: Path) -> Path:
             ax = axes[i, j]
             obs = data.targets[var][sel]
             ax.plot(t, region_mean(obs.T, data.area[sel]), color="black", lw=1, label="observed")
-            for name in ("hybrid", "lstm", "conceptual"):
+            for name in ("hybrid", "lstm", "conceptual", "hybrid_trend", "lstm_trend"):
                 if name in preds and var in preds[name]:
                     sim = np.where(np.isfinite(obs), preds[name][var][sel], np.nan)
                     ax.plot(t, region_mean(sim.T, data.area[sel]), lw=0.9, color=COLORS[name],

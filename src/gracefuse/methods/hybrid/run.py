@@ -82,7 +82,7 @@ def run_splits(recipe: HybridRecipe, data: HybridData, folder: Path,
     plan = [(mc, roles) for mc in recipe.models]
     for mc in recipe.models:
         if folds and mc.name not in TRANSFERABLE:
-            log.info("%s cannot predict unseen samples; left out of %s", mc.name, spatial_name)
+            log.info("%s fits parameters per sample; left out of %s", mc.name, spatial_name)
         elif folds:
             plan += [(mc, r) for r in folds]
     trained = iter(train_plan(plan, recipe, data, folder / "checkpoints", progress))

@@ -20,7 +20,8 @@ class Roles:
 
     ``train`` and ``validation`` are ``(sample indices, months mask)``; ``scored`` the
     samples whose predictions this training contributes, ``score_months`` the months
-    they are scored on.
+    they are scored on. ``refit``: the networks train on the validation months too
+    (their choices were made on them before), with nothing held out to early-stop.
     """
 
     name: str
@@ -28,6 +29,7 @@ class Roles:
     validation: tuple[np.ndarray, np.ndarray]
     scored: np.ndarray
     score_months: np.ndarray
+    refit: bool = False
 
 
 def _between(months: pd.DatetimeIndex, start: str, end: str) -> np.ndarray:
@@ -36,7 +38,8 @@ def _between(months: pd.DatetimeIndex, start: str, end: str) -> np.ndarray:
 
 def temporal_roles(data: HybridData, cfg: HybridConfig, split: str) -> Roles:
     """Every sample: trained on ``train_start..train_end`` (its last ``validation_months``
-    early-stop), scored after ``train_end`` up to ``test_end``."""
+    early-stop, or with ``refit`` are trained on too), scored after ``train_end`` up to
+    ``test_end``."""
     months = data.months
     train = _between(months, cfg.train_start, cfg.train_end)
     if not train.any():
@@ -53,7 +56,7 @@ def temporal_roles(data: HybridData, cfg: HybridConfig, split: str) -> Roles:
         (months > pd.Timestamp(cfg.train_end)) & (months <= pd.Timestamp(cfg.test_end))
     )
     everyone = np.arange(data.n)
-    return Roles(split, (everyone, fit), (everyone, val), everyone, test)
+    return Roles(split, (everyone, fit), (everyone, val), everyone, test, cfg.refit)
 
 
 def sample_folds(data: HybridData, cfg: HybridConfig) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -15,7 +15,13 @@ from gracefuse.methods.hybrid.config import HybridRecipe
 from gracefuse.methods.hybrid.loss import HybridLoss
 from gracefuse.methods.hybrid.series import HybridData, Standardised, role_dataset, to_months
 from gracefuse.methods.hybrid.splits import Roles
-from gracefuse.models.hybrid import ConceptualModel, HybridLSTM, SeriesLSTM
+from gracefuse.models.hybrid import (
+    ConceptualModel,
+    HybridLSTM,
+    HybridTrend,
+    SeriesLSTM,
+    SeriesTrend,
+)
 from gracefuse.training.determinism import seed_everything
 from gracefuse.training.jobs import job_processes, run_jobs
 from gracefuse.training.loop import FitResult, choose_device, fit, to_device
@@ -24,9 +30,10 @@ log = logging.getLogger(__name__)
 
 #: outputs kept as monthly means (stores, fractions); every other output is a monthly sum
 MEAN_OUTPUTS = ("tws", "swe", "cwd", "gw", "frac_fast", "frac_soil", "frac_gw",
-                "frac_et_soil", "baseflow")  # fmt: skip
-#: models that keep the water balance (and the ones that can predict unseen samples)
-PHYSICAL = ("hybrid", "conceptual")
+                "frac_et_soil", "baseflow", "lateral_store")  # fmt: skip
+#: models that keep the water balance, and the ones that can predict unseen samples (the
+#: others fit parameters per sample: the conceptual model's, the trend models' lateral flux)
+PHYSICAL = ("hybrid", "hybrid_trend", "conceptual")
 TRANSFERABLE = ("hybrid", "lstm")
 
 
@@ -46,10 +53,17 @@ def build_hybrid_model(name: str, mc: ModelConfig, recipe: HybridRecipe, data: H
     """The model ``name`` sized for ``data`` (``n_x`` inputs per step, ``n_s`` statics)."""
     h = recipe.hybrid
     spy = data.steps_per_year
+    physical = {"hidden": h.hidden, "dropout": mc.dropout, "branch_width": h.branch_width,
+                "spinup_years": h.spinup_years, "steps_per_year": spy}  # fmt: skip
+    series = {"hidden": h.hidden, "dropout": mc.dropout, "branch_width": h.branch_width}
     if name == "hybrid":
-        return HybridLSTM(n_x, n_s, h.hidden, mc.dropout, h.branch_width, h.spinup_years, spy)
+        return HybridLSTM(n_x, n_s, **physical)
+    if name == "hybrid_trend":
+        return HybridTrend(n_x, n_s, data.n, **physical)
     if name == "lstm":
-        return SeriesLSTM(n_x, n_s, h.hidden, mc.dropout, h.branch_width)
+        return SeriesLSTM(n_x, n_s, **series)
+    if name == "lstm_trend":
+        return SeriesTrend(n_x, n_s, data.n, **series)
     if name == "conceptual":
         return ConceptualModel(n_x, data.n, h.spinup_years, spy)
     raise ValueError(f"model {name!r} is not a hybrid-family model")
@@ -94,6 +108,14 @@ def target_scales(data: HybridData, targets: list[str], roles: Roles) -> dict[st
     return out
 
 
+def training_parts(roles: Roles) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``role → (samples, months)`` a network trains and early-stops on: ``train`` and
+    ``validation``, or with ``roles.refit`` one ``train`` over both (no early stopping)."""
+    if roles.refit:
+        return {"train": (roles.train[0], roles.train[1] | roles.validation[1])}
+    return {"train": roles.train, "validation": roles.validation}
+
+
 def fit_member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: Roles,
                folder: Path, progress: bool, member: int, epochs: int | None = None,
                stop_after: int | None = None):  # fmt: skip
@@ -103,10 +125,8 @@ def fit_member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: R
     tc: TrainConfig = recipe.train.model_copy(update={"seed": recipe.train.seed + member})
     targets = [t for t in h.targets if t in data.targets]
     std = Standardised.of(data, roles.train[0])
-    ds, index = role_dataset(
-        data, std, {"train": roles.train, "validation": roles.validation}, targets,
-        h.warmup_months,
-    )  # fmt: skip
+    ds, index = role_dataset(data, std, training_parts(roles), targets, h.warmup_months)
+    stop_on = index.get("validation", np.array([], dtype=int))
     device = choose_device(tc.device)
     seed_everything(tc.seed)
     model = build_hybrid_model(mc.name, mc, recipe, data, std.x.shape[2], std.s.shape[1])
@@ -116,7 +136,7 @@ def fit_member(mc: ModelConfig, recipe: HybridRecipe, data: HybridData, roles: R
                       target_scales(data, targets, roles))  # fmt: skip
     loss = loss.to(device)
     result = fit(
-        model, ds, index["train"], index["validation"], loss, tc,
+        model, ds, index["train"], stop_on, loss, tc,
         folder / f"{mc.name}_{roles.name}_m{member}", epochs=epochs or mc.epochs,
         label=f"{mc.name} {roles.name}" + (f" #{member}" if mc.ensemble > 1 else ""),
         progress=progress, stop_after=stop_after,

@@ -22,7 +22,7 @@ from gracefuse.methods.hybrid.config import HybridRecipe
 from gracefuse.methods.hybrid.method import load_hybrid_data
 from gracefuse.methods.hybrid.run import split_names
 from gracefuse.methods.hybrid.series import HybridData
-from gracefuse.methods.hybrid.splits import temporal_roles
+from gracefuse.methods.hybrid.splits import Roles, temporal_roles
 from gracefuse.methods.hybrid.train import fit_member
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,15 @@ def suggest(trial: optuna.Trial, recipe: HybridRecipe) -> HybridRecipe:
     return recipe.model_copy(update={"hybrid": hybrid, "train": train, "models": models})
 
 
+def tuning_roles(recipe: HybridRecipe, data: HybridData) -> Roles:
+    """The temporal split a trial trains on: its validation months held out to judge it,
+    whatever the recipe's ``refit``."""
+    held_out = recipe.hybrid.model_copy(update={"refit": False})
+    return temporal_roles(data, held_out, split_names(data)[0])
+
+
 def _objective(recipe: HybridRecipe, data: HybridData, folder: Path, epochs: int):
-    roles = temporal_roles(data, recipe.hybrid, split_names(data)[0])
+    roles = tuning_roles(recipe, data)
 
     def objective(trial: optuna.Trial) -> float:
         r = suggest(trial, recipe)
