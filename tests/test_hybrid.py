@@ -359,3 +359,32 @@ def test_trainings_side_by_side_give_the_numbers_of_one_after_another(tmp_path, 
         assert a.monthly.keys() == b.monthly.keys() and np.isfinite(a.monthly["tws"]).any()
         for key in a.monthly:
             np.testing.assert_array_equal(a.monthly[key], b.monthly[key], err_msg=key)
+
+
+def test_trend_models_run_on_the_temporal_split_only_and_write_their_lateral_store(tmp_path):
+    """A refit run with the trend models: scored on ``test``, left out of the unseen cells
+    (their flux is per sample), their lateral flux and store in predictions.nc, and the
+    storage change of ``hybrid_trend`` closing with it there too."""
+    xr = pytest.importorskip("xarray")
+    recipe = tmp_path / "trend.toml"
+    recipe.write_text(
+        'method = "hybrid"\n[data]\nkind = "hybrid_twin"\nsize = 8\nend = "2006-12"\n'
+        '[hybrid]\nhidden = 8\nbranch_width = 4\nspinup_years = 1\ntrain_end = "2005-12"\n'
+        'test_end = "2006-12"\nvalidation_months = 12\nrefit = true\nspatial_folds = 2\n'
+        "block_deg = 12.0\nbuffer_deg = 4.0\n[train]\nepochs = 1\njobs = 1\n"
+        '[[models]]\nname = "lstm"\n[[models]]\nname = "hybrid_trend"\n'
+        '[[models]]\nname = "lstm_trend"\n'
+    )
+    out = tmp_path / "run"
+    assert main(["run", str(recipe), "--out", str(out), "--quiet"]) == 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    nse = metrics[(metrics.variable == "twsa") & (metrics.metric == "nse")]
+    assert {"hybrid_trend", "lstm_trend"} <= set(nse[nse.split == "test"].model)
+    assert set(nse[nse.split == "test_cells"].model) & {"hybrid_trend", "lstm_trend"} == set()
+    with xr.open_dataset(out / "predictions.nc") as ds:
+        flux = ds["net_lateral_hybrid_trend_test"].values
+        store = ds["lateral_store_hybrid_trend_test"].values
+    assert np.isfinite(flux).any() and np.nanstd(flux) > 0  # fitted, one flux per cell
+    step = np.diff(store, axis=1)
+    ok = np.isfinite(step)
+    np.testing.assert_allclose(step[ok], flux[:, 1:][ok], rtol=1e-4, atol=1e-4)
