@@ -279,9 +279,10 @@ class SampleTrend(nn.Module):
                 "tws": tws + store}  # fmt: skip
 
 
-class HybridTrend(HybridLSTM):
-    """Ours: :class:`HybridLSTM` with a :class:`SampleTrend` (one net lateral flux per
-    sample, fitted with the network). The balance of the LSTM's stores is the paper's."""
+class _WithTrend:
+    """Mixin: the model's outputs with a :class:`SampleTrend` (one net lateral flux per
+    sample, fitted with the network) added to its TWS; built with ``n_samples`` after the
+    model's ``n_forcing, n_static``."""
 
     def __init__(self, n_forcing: int, n_static: int, n_samples: int, **kwargs) -> None:
         super().__init__(n_forcing, n_static, **kwargs)
@@ -291,15 +292,13 @@ class HybridTrend(HybridLSTM):
         return self.trend(super().forward(batch), batch)
 
 
-class SeriesTrend(SeriesLSTM):
+class HybridTrend(_WithTrend, HybridLSTM):
+    """Ours: :class:`HybridLSTM` with a :class:`SampleTrend`. The balance of the LSTM's
+    stores is the paper's."""
+
+
+class SeriesTrend(_WithTrend, SeriesLSTM):
     """Ours: the no-physics :class:`SeriesLSTM` with a :class:`SampleTrend` on its TWS."""
-
-    def __init__(self, n_forcing: int, n_static: int, n_samples: int, **kwargs) -> None:
-        super().__init__(n_forcing, n_static, **kwargs)
-        self.trend = SampleTrend(n_samples)
-
-    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        return self.trend(super().forward(batch), batch)
 
 
 register("hybrid", inputs="series", methods=("hybrid",), source="Kraft et al. 2020")(HybridLSTM)
