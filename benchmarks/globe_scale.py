@@ -82,13 +82,13 @@ def regrid(folder: Path, workers: int, target: float = 0.5) -> dict:
     """Soil moisture and snow from the input grid onto a global ``target``° grid (GRACE's
     0.5° by default), first-order conservative (:func:`gracefuse.data.grid.
     regrid_conservative`, xarray-regrid), chunked on a LocalCluster of ``workers``; written
-    to ``lsm_grace_grid.nc``. Returns whether the grids nest (block by block) or not (the
-    whole target at once), and the land mean of the first month on both grids (they
-    agree: conservation)."""
+    to ``lsm_grace_grid.nc``. Returns the number of target bands (lat × lon; each regridded
+    on its own from the source cells it overlaps) and the land mean of the first month on
+    both grids (they agree: conservation)."""
     import xarray as xr
 
     from gracefuse.data.grid import regrid_conservative
-    from gracefuse.data.regrid_blocks import nested_blocks
+    from gracefuse.data.regrid_blocks import band_plan
     from gracefuse.globe import dask_scheduler
     from gracefuse.io import write_netcdf
 
@@ -97,21 +97,22 @@ def regrid(folder: Path, workers: int, target: float = 0.5) -> dict:
                               "lon": np.arange(-180 + half, 180, target)})  # fmt: skip
     with dask_scheduler(f"local:{workers}", memory_limit="3GB"):
         ds = xr.open_dataset(folder / "inputs.nc", chunks=CHUNK)
-        nested = all(nested_blocks(ds[c].values, grid[c].values, ds.chunksizes[c]) is not None
-                     for c in ("lat", "lon"))  # fmt: skip
+        bands = [len(band_plan(ds[c].values, grid[c].values, ds.chunksizes[c]))
+                 for c in ("lat", "lon")]  # fmt: skip
         out = regrid_conservative(ds[["sm", "swe"]], grid)
         write_netcdf(out, folder / "lsm_grace_grid.nc")
         coarse = xr.open_dataset(folder / "lsm_grace_grid.nc", chunks={}).sm.isel(time=0)
         fine = ds.sm.isel(time=0)
         means = [float(f.weighted(np.cos(np.deg2rad(f.lat)) * f.notnull()).mean().compute())
                  for f in (fine, coarse)]  # fmt: skip
-    return {"target_deg": target, "nested": nested, "sm_mean_fine_mm": round(means[0], 3),
+    return {"target_deg": target, "bands": bands[0] * bands[1], "sm_mean_fine_mm": round(means[0], 3),
             "sm_mean_target_mm": round(means[1], 3)}  # fmt: skip
 
 
 def prepare(folder: Path, workers: int) -> dict:
     """The chunked preparation on a LocalCluster of ``workers``: ``gwsa.nc``, then the land
-    mean series read back from it (one pass over the inputs less than computing it beside)."""
+    mean series read back from it (one pass over the inputs less than computing it beside).
+    The baseline means go to files in ``folder`` (``spill``), not the workers' memory."""
     import xarray as xr
 
     from gracefuse.analysis.separation import separate
@@ -122,7 +123,7 @@ def prepare(folder: Path, workers: int) -> dict:
     with dask_scheduler(f"local:{workers}", memory_limit="3GB"):
         ds = xr.open_dataset(folder / "inputs.nc", chunks=CHUNK)
         land = ds.land.astype(bool)
-        twsa, sm, swe = (anomalies(ds[v]) for v in ("twsa", "sm", "swe"))
+        twsa, sm, swe = (anomalies(ds[v], spill=folder) for v in ("twsa", "sm", "swe"))
         sep = separate(twsa, {"sm": sm, "swe": swe}, errors={"twsa": 0.1, "sm": 0.2, "swe": 0.2})
         out = sep[["gwsa", "gwsa_uncertainty"]].where(land)
         write_netcdf(out.assign(elev=ds.elev, land=land), folder / "gwsa.nc")
@@ -171,34 +172,35 @@ STAGES = {"inputs": lambda f, w, r, t: write_inputs(f, r, MONTHS) or {},
           "downscale": lambda f, w, r, t: downscale(f, w)}  # fmt: skip
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
+def tree_rss(pid: int) -> tuple[int, int]:
+    """Resident bytes of ``pid`` itself and of all its descendants (the workers)."""
     import psutil
 
     try:
         proc = psutil.Process(pid)
         procs = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
-    total = 0
+        return 0, 0
+    sizes = []
     for p in procs:
         try:
-            total += p.memory_info().rss
+            sizes.append(p.memory_info().rss)
         except psutil.NoSuchProcess:
-            pass
-    return total
+            sizes.append(0)
+    return sizes[0], sum(sizes[1:])
 
 
 def measure(stage: str, folder: Path, workers: int, res: float, target: float = 0.5) -> dict:
     """Run one stage in a child process; its wall time and the peak memory of its tree."""
     cmd = [sys.executable, __file__, "--child", stage, str(folder), str(workers), str(res),
            str(target)]  # fmt: skip
-    t0, peak = time.perf_counter(), [0]
+    t0, peak = time.perf_counter(), [0, 0, 0]  # the tree, the stage's own process, workers
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
     def sample() -> None:
         while child.poll() is None:
-            peak[0] = max(peak[0], tree_rss(child.pid))
+            own, workers = tree_rss(child.pid)
+            peak[:] = max(peak[0], own + workers), max(peak[1], own), max(peak[2], workers)
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample)
@@ -209,6 +211,7 @@ def measure(stage: str, folder: Path, workers: int, res: float, target: float = 
         raise SystemExit(f"{stage} at {res}° failed ({child.returncode})")
     extra = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
     return {"seconds": round(time.perf_counter() - t0, 1), "peak_gb": round(peak[0] / 1e9, 3),
+            "peak_gb_main": round(peak[1] / 1e9, 3), "peak_gb_workers": round(peak[2] / 1e9, 3),
             **extra}  # fmt: skip
 
 
@@ -230,17 +233,21 @@ def main() -> None:
         choices=["regrid", "prepare", "downscale"],
         help="stages not run (downscale needs prepare)",
     )
+    ap.add_argument("--keep", action="store_true",
+                    help="keep inputs.nc in the scratch folder and use it again next time "
+                         "(0.1° takes minutes to write); needs room for every file at once")  # fmt: skip
     args = ap.parse_args()
     for res in args.res:
         folder = args.scratch / f"res{res}"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
         cells = round(180 / res) * round(360 / res)
-        row = measure("inputs", folder, 1, res)
-        print(json.dumps({"res": res, "cells": cells, "months": MONTHS, "stage": "inputs",
-                          "workers": 1, **row,
-                          "input_gb": round((folder / "inputs.nc").stat().st_size / 1e9, 2)}),
-              flush=True)  # fmt: skip
+        if not (args.keep and (folder / "inputs.nc").exists()):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            row = measure("inputs", folder, 1, res)
+            print(json.dumps({"res": res, "cells": cells, "months": MONTHS, "stage": "inputs",
+                              "workers": 1, **row,
+                              "input_gb": round((folder / "inputs.nc").stat().st_size / 1e9, 2)}),
+                  flush=True)  # fmt: skip
         # every preparation first, then the inputs go (disk: 0.1° holds inputs and gwsa.nc,
         # or gwsa.nc and downscaled.nc, never all three)
         stages = [("regrid", "lsm_grace_grid.nc"), ("prepare", "gwsa.nc"),
@@ -254,9 +261,10 @@ def main() -> None:
                                   "workers": w, **row, "output_gb": size}), flush=True)  # fmt: skip
                 if stage == "regrid":
                     (folder / product).unlink()
-            if stage == "prepare":
+            if stage == "prepare" and not args.keep:
                 (folder / "inputs.nc").unlink(missing_ok=True)
-        shutil.rmtree(folder, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

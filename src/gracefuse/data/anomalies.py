@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -31,6 +34,7 @@ def seconds_in_month(times: xr.DataArray) -> xr.DataArray:
 def anomalies(
     obj: xr.Dataset | xr.DataArray,
     baseline: tuple[str, str] | None = GRACE_BASELINE,
+    spill: str | os.PathLike | None = None,
 ) -> xr.Dataset | xr.DataArray:
     """Subtract each cell's mean over ``baseline`` from every variable with a time dim.
 
@@ -41,6 +45,12 @@ def anomalies(
     baseline
         Inclusive (start, end) months, e.g. ``("2004-01", "2009-12")``; ``None`` uses the
         whole record.
+    spill
+        For dask-backed data: a folder where each variable's baseline mean map is written
+        (``baseline_mean_<name>.nc``, atomically) and read back lazily in the data's
+        blocks, so that no worker holds a whole map (at 0.1° three fields held 0.11 GB,
+        and peak memory grew with the grid). ``None``: the map is persisted in the
+        workers' memory.
 
     Returns
     -------
@@ -75,12 +85,12 @@ def anomalies(
     def _one(da: xr.DataArray) -> xr.DataArray:
         if "time" not in da.dims or not np.issubdtype(da.dtype, np.floating):
             return da
-        out = da - _baseline_mean(ref[da.name]) if da.name in ref else da
+        out = da - _baseline_mean(ref[da.name], spill) if da.name in ref else da
         out.attrs = {**da.attrs, "anomaly_baseline": label}
         return out
 
     if isinstance(obj, xr.DataArray):
-        res = obj - _baseline_mean(ref)
+        res = obj - _baseline_mean(ref, spill)
         res.attrs = {**obj.attrs, "anomaly_baseline": label}
         res.name = obj.name
         return res
@@ -89,13 +99,24 @@ def anomalies(
     return out
 
 
-def _baseline_mean(ref: xr.DataArray) -> xr.DataArray:
-    """The mean over the baseline months; for dask-backed data computed at once and kept
-    where dask computed it (persisted: one pass over the baseline), so that the anomalies
-    are then a pass over each chunk alone, instead of a graph that holds every chunk until
-    the mean is known, or one that carries the whole map to the scheduler."""
+def _baseline_mean(ref: xr.DataArray, spill: str | os.PathLike | None = None) -> xr.DataArray:
+    """The mean over the baseline months; for dask-backed data computed at once (one pass
+    over the baseline) and kept, so that the anomalies are then a pass over each chunk
+    alone, instead of a graph that holds every chunk until the mean is known, or one that
+    carries the whole map to the scheduler. Kept in the workers' memory (persisted), or
+    in a file in ``spill`` read back in the same blocks."""
     mean = ref.mean("time", skipna=True)
-    return mean.persist() if mean.chunks is not None else mean
+    if mean.chunks is None:
+        return mean
+    if spill is None:
+        return mean.persist()
+    from gracefuse.io import write_netcdf
+
+    name = str(ref.name or "var")
+    path = write_netcdf(mean.rename(name).to_dataset(), Path(spill) / f"baseline_mean_{name}.nc")
+    blocks = {d: c[0] for d, c in zip(mean.dims, mean.chunks, strict=True)}
+    back = xr.open_dataset(path, chunks=blocks)[name].rename(ref.name)
+    return back.chunk(dict(zip(mean.dims, mean.chunks, strict=True)))
 
 
 def monthly_from_daily(obj: xr.Dataset | xr.DataArray, how: str = "mean") -> xr.Dataset:

@@ -261,7 +261,7 @@ def regrid_conservative(
     tgt = xr.Dataset(coords={"lat": target["lat"].values, "lon": target["lon"].values})
     is_ds = isinstance(obj, xr.Dataset)
     ds = obj if is_ds else obj.to_dataset(name=obj.name or "__var__")
-    if ds.chunks:  # dask: block by block where the grids nest (the same numbers)
+    if ds.chunks:  # dask: band by band (the same numbers), unless a grid is descending
         from gracefuse.data.regrid_blocks import regrid_blocks
 
         out = regrid_blocks(ds, tgt, nan_threshold)
