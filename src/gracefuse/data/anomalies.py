@@ -114,8 +114,7 @@ def _baseline_mean(ref: xr.DataArray, spill: str | os.PathLike | None = None) ->
 
     name = str(ref.name or "var")
     path = write_netcdf(mean.rename(name).to_dataset(), Path(spill) / f"baseline_mean_{name}.nc")
-    blocks = {d: c[0] for d, c in zip(mean.dims, mean.chunks, strict=True)}
-    back = xr.open_dataset(path, chunks=blocks)[name].rename(ref.name)
+    back = xr.open_dataset(path, chunks={})[name].rename(ref.name)  # stored in the blocks
     return back.chunk(dict(zip(mean.dims, mean.chunks, strict=True)))
 
 
