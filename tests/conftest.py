@@ -5,10 +5,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one thread per test process: the README's command runs a process per core
+    # (pytest-xdist), and a second thread in each would only contend for the cores
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 import pandas as pd
 import pytest
 import xarray as xr
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    torch.set_num_threads(1)
 
 SHARED = Path(
     os.environ.get("GRACEFUSE_SHARED_DATA", Path(__file__).parents[2] / "shared" / "data")

@@ -86,12 +86,13 @@ def test_calibrated_to_sun2019_table1(twin):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(10))
-def test_every_world_reproduces_table1_row1(seed):
-    """The calibration is a procedure: every seed at sizes 32 and 64 meets Table 1 row 1.
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_other_worlds_reproduce_table1_row1(seed):
+    """The calibration is a procedure: other seeds at sizes 32 and 64 meet Table 1 row 1.
 
     Each world's errors are solved once, on its 32×32 rendering, as make_twin does at any
     size (test_lsm_errors_are_solved_once_per_world), then both sizes are built from them.
+    Three worlds here; ``benchmarks/calibration_twin.py`` surveys thirty.
     """
     errors = solve_lsm_errors(TwinConfig(seed=seed))
     for size in (32, 64):
