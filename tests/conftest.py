@@ -7,19 +7,18 @@ from pathlib import Path
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # one thread per test process: the README's command runs a process per core
-    # (pytest-xdist), and a second thread in each would only contend for the cores
+    # (pytest-xdist), and a second thread in each would only contend for the cores.
+    # Set before numpy and torch are imported; inherited by the processes tests start.
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
+    import torch
+
+    torch.set_num_threads(1)  # also where the user's OMP_NUM_THREADS says otherwise
 
 import numpy as np  # noqa: E402
 import pandas as pd
 import pytest
 import xarray as xr
-
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    import torch
-
-    torch.set_num_threads(1)
 
 SHARED = Path(
     os.environ.get("GRACEFUSE_SHARED_DATA", Path(__file__).parents[2] / "shared" / "data")
