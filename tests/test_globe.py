@@ -2,6 +2,7 @@
 pointwise model's answer exactly, resumes an interrupted file, and dask's chunked
 preparation gives the same numbers on a LocalCluster as in memory."""
 
+import dask
 import numpy as np
 import pandas as pd
 import pytest
@@ -151,6 +152,30 @@ def test_chunked_preparation_on_a_local_cluster_matches_memory(tmp_path):
     weights = np.cos(np.deg2rad(want.lat)) * land.compute()
     np.testing.assert_allclose(mean.values, want.gwsa.weighted(weights).mean(("lat", "lon")).values,
                                rtol=1e-5, atol=1e-7)  # fmt: skip
+
+
+@pytest.mark.parametrize("spill", [False, True])
+def test_spilled_baseline_means_are_read_per_block_in_any_dim_order(tmp_path, spill):
+    """With ``spill`` every block of the anomalies reads its own piece of the mean map, so
+    no task's result is needed by two blocks (nothing of the map stays in a worker from
+    the first month to the last); the numbers match the in-memory anomalies whatever the
+    order of the dims. The persisted mean is the counter-case: its blocks feed every month."""
+    from dask.core import get_deps
+
+    ds = grid(n_time=30, n_lat=20, n_lon=24).transpose("lat", "time", "lon")
+    ds["twsa"] = ds.twsa.where(ds.elev > -1.0)  # NaN cells stay NaN
+    base = ("2002-01", "2002-12")
+    want = anomalies(ds, base)
+    lazy = ds.chunk({"lat": 10, "time": 6, "lon": 12})
+    with dask.config.set(scheduler="synchronous"):
+        got = anomalies(lazy, base, spill=tmp_path if spill else None)
+        _, dependents = get_deps(dict(got.twsa.data.__dask_graph__()))
+        shared = [k for k, users in dependents.items() if len(users) > 1]
+        assert bool(shared) is not spill
+        assert got.twsa.dims == ("lat", "time", "lon")
+        np.testing.assert_allclose(got.twsa.values, want.twsa.values, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got.elev.values, ds.elev.values)  # no time dim: untouched
+    assert (tmp_path / "baseline_mean_twsa.nc").exists() is spill
 
 
 @pytest.mark.parametrize("step, lat_block, chunks", [

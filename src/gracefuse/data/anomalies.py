@@ -47,10 +47,11 @@ def anomalies(
         whole record.
     spill
         For dask-backed data: a folder where each variable's baseline mean map is written
-        (``baseline_mean_<name>.nc``, atomically) and read back lazily in the data's
-        blocks, so that no worker holds a whole map. ``None``: the map is persisted in
-        the workers' memory. (Measured on the 0.1° global benchmark with three fields,
-        one worker: the peak was about 0.02 GB lower spilled than persisted.)
+        (``baseline_mean_<name>.nc``, atomically); each block of the anomalies then reads
+        its own piece of the map from that file (opened and closed in the task), so no
+        worker holds a map, nor a piece of one from the first month to the last.
+        ``None``: the map is persisted in the workers' memory (simpler; a whole map per
+        variable stays in memory until the anomalies are written).
 
     Returns
     -------
@@ -85,12 +86,12 @@ def anomalies(
     def _one(da: xr.DataArray) -> xr.DataArray:
         if "time" not in da.dims or not np.issubdtype(da.dtype, np.floating):
             return da
-        out = da - _baseline_mean(ref[da.name], spill) if da.name in ref else da
+        out = _minus_baseline(da, ref[da.name], spill) if da.name in ref else da
         out.attrs = {**da.attrs, "anomaly_baseline": label}
         return out
 
     if isinstance(obj, xr.DataArray):
-        res = obj - _baseline_mean(ref, spill)
+        res = _minus_baseline(obj, ref, spill)
         res.attrs = {**obj.attrs, "anomaly_baseline": label}
         res.name = obj.name
         return res
@@ -99,23 +100,47 @@ def anomalies(
     return out
 
 
-def _baseline_mean(ref: xr.DataArray, spill: str | os.PathLike | None = None) -> xr.DataArray:
-    """The mean over the baseline months; for dask-backed data computed at once (one pass
-    over the baseline) and kept, so that the anomalies are then a pass over each chunk
-    alone, instead of a graph that holds every chunk until the mean is known, or one that
-    carries the whole map to the scheduler. Kept in the workers' memory (persisted), or
-    in a file in ``spill`` read back in the same blocks."""
+def _minus_baseline(
+    da: xr.DataArray, ref: xr.DataArray, spill: str | os.PathLike | None
+) -> xr.DataArray:
+    """``da`` minus the mean of ``ref`` over time. For dask-backed data the mean is computed
+    at once (one pass over the baseline), so the anomalies are then a pass over each chunk
+    alone, instead of a graph that holds every chunk until the mean is known. The mean is
+    kept in the workers' memory (persisted), or written to a file in ``spill`` from which
+    each block of ``da`` reads its own piece."""
     mean = ref.mean("time", skipna=True)
     if mean.chunks is None:
-        return mean
+        return da - mean
     if spill is None:
-        return mean.persist()
+        return da - mean.persist()
     from gracefuse.io import write_netcdf
 
     name = str(ref.name or "var")
     path = write_netcdf(mean.rename(name).to_dataset(), Path(spill) / f"baseline_mean_{name}.nc")
-    back = xr.open_dataset(path, chunks={})[name].rename(ref.name)  # stored in the blocks
-    return back.chunk(dict(zip(mean.dims, mean.chunks, strict=True)))
+    data = da.data.map_blocks(
+        _minus_stored_mean, path=str(path), variable=name, dims=da.dims, dtype=da.dtype
+    )
+    return da.copy(data=data)
+
+
+def _minus_stored_mean(block: np.ndarray, *, path: str, variable: str, dims: tuple[str, ...],
+                       block_info: dict | None = None) -> np.ndarray:  # fmt: skip
+    """One block (of an array with ``dims``) minus its piece of the mean map ``variable`` stored
+    in ``path``. The file is opened for this read alone, so no chunk cache and no piece
+    of the map outlives the task. (Dask first calls it on an empty block to learn the
+    result's type, without ``block_info``.)"""
+    if block_info is None:
+        return block
+    import netCDF4
+
+    location = block_info[0]["array-location"]
+    with netCDF4.Dataset(path) as nc:
+        stored = nc[variable].dimensions
+        index = tuple(slice(*location[dims.index(d)]) for d in stored)
+        piece = np.ma.filled(nc[variable][index], np.nan)
+    piece = np.transpose(piece, sorted(range(len(stored)), key=lambda k: dims.index(stored[k])))
+    piece = np.expand_dims(piece, tuple(a for a, d in enumerate(dims) if d not in stored))
+    return block - piece.astype(block.dtype, copy=False)
 
 
 def monthly_from_daily(obj: xr.Dataset | xr.DataArray, how: str = "mean") -> xr.Dataset:
