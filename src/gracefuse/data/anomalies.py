@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from gracefuse.blockwise import minus_stored_map
 from gracefuse.errors import InputError
 
 #: The GRACE convention: anomalies relative to the 2004-01..2009-12 mean.
@@ -118,29 +119,9 @@ def _minus_baseline(
     name = str(ref.name or "var")
     path = write_netcdf(mean.rename(name).to_dataset(), Path(spill) / f"baseline_mean_{name}.nc")
     data = da.data.map_blocks(
-        _minus_stored_mean, path=str(path), variable=name, dims=da.dims, dtype=da.dtype
+        minus_stored_map, path=str(path), variable=name, dims=da.dims, dtype=da.dtype
     )
     return da.copy(data=data)
-
-
-def _minus_stored_mean(block: np.ndarray, *, path: str, variable: str, dims: tuple[str, ...],
-                       block_info: dict | None = None) -> np.ndarray:  # fmt: skip
-    """One block (of an array with ``dims``) minus its piece of the mean map ``variable`` stored
-    in ``path``. The file is opened for this read alone, so no chunk cache and no piece
-    of the map outlives the task. (Dask first calls it on an empty block to learn the
-    result's type, without ``block_info``.)"""
-    if block_info is None:
-        return block
-    import netCDF4
-
-    location = block_info[0]["array-location"]
-    with netCDF4.Dataset(path) as nc:
-        stored = nc[variable].dimensions
-        index = tuple(slice(*location[dims.index(d)]) for d in stored)
-        piece = np.ma.filled(nc[variable][index], np.nan)
-    piece = np.transpose(piece, sorted(range(len(stored)), key=lambda k: dims.index(stored[k])))
-    piece = np.expand_dims(piece, tuple(a for a, d in enumerate(dims) if d not in stored))
-    return block - piece.astype(block.dtype, copy=False)
 
 
 def monthly_from_daily(obj: xr.Dataset | xr.DataArray, how: str = "mean") -> xr.Dataset:
