@@ -18,9 +18,10 @@ def minus_stored_map(
     block_info: dict | None = None,
 ) -> np.ndarray:
     """One block (of an array with ``dims``) minus its piece of the map ``variable`` stored
-    in ``path``. The file is opened for this read alone, so no chunk cache and no piece
-    of the map outlives the task. (Dask first calls it on an empty block to learn the
-    result's type, without ``block_info``.)"""
+    in ``path``, whose dims are some of ``dims`` in the same order (a reduction of the
+    array, e.g. its mean over time). The file is opened for this read alone, so no chunk
+    cache and no piece of the map outlives the task. (Dask may first call it without
+    ``block_info``, on an empty block, to learn the result's type.)"""
     if block_info is None:
         return block
     import netCDF4
@@ -30,6 +31,5 @@ def minus_stored_map(
         stored = nc[variable].dimensions
         index = tuple(slice(*location[dims.index(d)]) for d in stored)
         piece = np.ma.filled(nc[variable][index], np.nan)
-    piece = np.transpose(piece, sorted(range(len(stored)), key=lambda k: dims.index(stored[k])))
     piece = np.expand_dims(piece, tuple(a for a, d in enumerate(dims) if d not in stored))
     return block - piece.astype(block.dtype, copy=False)
