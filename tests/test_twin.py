@@ -1,9 +1,11 @@
 import json
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import gracefuse.data.twin.build as build
 from conftest import cached_twin
 from gracefuse.data.grace import GRACE_MISSING_MONTHS
 from gracefuse.data.grid import coarsen_mean, region_mean
@@ -18,6 +20,7 @@ from gracefuse.data.twin import (
 )
 from gracefuse.data.twin.bucket import BucketParams, simulate
 from gracefuse.data.twin.build import calibration_world, render, solve_lsm_errors
+from gracefuse.data.twin.lsm import LSMErrors
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +126,39 @@ def test_lsm_errors_are_solved_once_per_world(twin):
     c = json.loads(cached_twin(size=16, seed=0, start="1979-01").attrs["twin_config"])
     assert a["lsm_errors"] == b["lsm_errors"] == c["lsm_errors"]
     assert a["lsm_errors"] == solve_lsm_errors(TwinConfig(seed=0, size=64)).model_dump()
+
+
+def test_a_world_is_solved_once_per_process_whatever_its_size_and_period(monkeypatch):
+    """The memo keys on what the solve reads: size, start, wells and fine grid share one
+    solve; another seed, other targets or a period past 2017 solve again."""
+    calls = []
+
+    def fake(cfg, world=None):
+        calls.append(cfg)
+        return LSMErrors(noise=0.1 + 0.01 * len(calls))
+
+    monkeypatch.setattr(build, "solve_lsm_errors", fake)
+    memo = OrderedDict()
+    a = build.solved_lsm_errors(TwinConfig(size=16), memo=memo)
+    b = build.solved_lsm_errors(
+        TwinConfig(size=64, start="1979-01", end="2010-12", n_wells=0, make_fine=False),
+        memo=memo,
+    )
+    assert len(calls) == 1 and a == b
+    b.noise = 9.0  # a copy: the memo keeps its own
+    assert build.solved_lsm_errors(TwinConfig(size=8), memo=memo).noise == a.noise
+    targets = {k: dict(v) | {"r": 0.5} for k, v in SUN2019_TABLE1.items()}
+    others = [TwinConfig(seed=1), TwinConfig(lsm_targets=targets), TwinConfig(end="2020-12"),
+              TwinConfig(recharge_coef=0.2)]  # fmt: skip
+    solved = [build.solved_lsm_errors(c, memo=memo) for c in others]
+    assert len(calls) == 5 and len({s.noise for s in solved}) == 4
+    monkeypatch.setattr(build, "MEMO_SIZE", 2)
+    build.solved_lsm_errors(TwinConfig(seed=7), memo=memo)
+    assert len(memo) == 2 and len(calls) == 6  # the least recently used went first
+    build.solved_lsm_errors(TwinConfig(recharge_coef=0.2), memo=memo)
+    assert len(calls) == 6
+    build.solved_lsm_errors(TwinConfig(size=16), memo=memo)
+    assert len(calls) == 7
 
 
 def test_bucket_model_closes_mass_with_a_partial_deep_store():

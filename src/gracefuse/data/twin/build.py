@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,6 +117,51 @@ def solve_lsm_errors(cfg: TwinConfig, world: Rendering | None = None) -> LSMErro
     return errors
 
 
+#: settings that the LSM solve does not read (it renders its own 32×32 grid from 1979)
+_NOT_SOLVED_ON = {"size", "start", "end", "fine_factor", "make_fine", "n_wells", "lsm_errors"}
+#: how many worlds' solved errors one process keeps (see :func:`solved_lsm_errors`)
+MEMO_SIZE = 16
+#: this process's solved errors, by :func:`calibration_key` (a memo of a pure function)
+_MEMO: OrderedDict[str, LSMErrors] = OrderedDict()
+
+
+def calibration_key(cfg: TwinConfig) -> str:
+    """The settings that :func:`solve_lsm_errors` reads, as JSON: everything in ``cfg`` but
+    the grid size, the period's start, the fine grid and the wells; the period's end only
+    where it runs past 2017-12 (the rendering runs to the later of the two).
+
+    Examples
+    --------
+    >>> calibration_key(TwinConfig(size=16)) == calibration_key(TwinConfig(size=64))
+    True
+    >>> calibration_key(TwinConfig(seed=1)) == calibration_key(TwinConfig(seed=2))
+    False
+    """
+    fields = cfg.model_dump(mode="json", exclude=_NOT_SOLVED_ON)
+    fields["sim_end"] = f"{max(pd.Timestamp(cfg.end), pd.Timestamp('2017-12')):%Y-%m}"
+    return json.dumps(fields, sort_keys=True)
+
+
+def solved_lsm_errors(
+    cfg: TwinConfig, world: Rendering | None = None, memo: OrderedDict | None = None
+) -> LSMErrors:
+    """:func:`solve_lsm_errors`, solved once per world and process.
+
+    The solve is a pure function of :func:`calibration_key` (a few seconds to tens of
+    seconds); a run that builds the same world at another size or period, or again, reads
+    the errors back. ``memo`` is the store (default: this module's, holding the last
+    :data:`MEMO_SIZE` worlds); a copy is returned, so callers cannot change it.
+    """
+    memo = _MEMO if memo is None else memo
+    key = calibration_key(cfg)
+    if key not in memo:
+        memo[key] = solve_lsm_errors(cfg, world)
+        while len(memo) > MEMO_SIZE:
+            memo.popitem(last=False)
+    memo.move_to_end(key)
+    return memo[key].model_copy(deep=True)
+
+
 def _lsm_grid(cfg: TwinConfig, world: Rendering, errors: LSMErrors) -> dict[str, np.ndarray]:
     """Run the calibrated LSM on every cell of the grid: ``(time, lat, lon)`` arrays."""
     f, ny, nx = world.forcing, len(world.lat), len(world.lon)
@@ -167,9 +214,16 @@ def make_twin(
     cfg = TwinConfig(**{**base, **overrides})
     world = render(cfg, cfg.size)
     if cfg.lsm_errors is None:
-        cfg = cfg.model_copy(update={"lsm_errors": solve_lsm_errors(cfg, world)})
+        cfg = cfg.model_copy(update={"lsm_errors": solved_lsm_errors(cfg, world)})
     lsm = _lsm_grid(cfg, world, cfg.lsm_errors)
     return assemble(cfg, world, lsm)
 
 
-__all__ = ["grace_available", "make_twin", "render", "solve_lsm_errors"]
+__all__ = [
+    "calibration_key",
+    "grace_available",
+    "make_twin",
+    "render",
+    "solve_lsm_errors",
+    "solved_lsm_errors",
+]

@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from gracefuse.data.grid import region_mean
-from gracefuse.data.twin.build import render, solve_lsm_errors
+from gracefuse.data.twin.build import render, solved_lsm_errors
 from gracefuse.data.twin.config import TwinConfig
 from gracefuse.data.twin.forcing import make_forcing
 from gracefuse.data.twin.grace import baseline_anomaly
@@ -31,7 +31,7 @@ STORES = {"sm": ("sm", "gw"), "swe": ("snow",), "canopy": ("canopy",)}
 
 def _members(src: GroundwaterTwinSource, cfg: TwinConfig, world) -> list[dict]:
     """Each member's stores ``(time, lat, lon)`` (mm, absolute) and its precipitation."""
-    errors = solve_lsm_errors(cfg, world)
+    errors = solved_lsm_errors(cfg, world)
     f, shape = world.forcing, world.mask.shape
     rng = np.random.default_rng([src.seed, 53])
     flat = lambda a: a.reshape(a.shape[0], -1) if a.ndim == 3 else a.reshape(-1)  # noqa: E731
