@@ -11,12 +11,11 @@ import gracefuse.data.inputs as inputs_module
 from conftest import cached_twin
 from gracefuse.cli import main
 from gracefuse.config import ModelConfig, TrainConfig, TwinSource
-from gracefuse.data.inputs import inputs_from_twin
 from gracefuse.data.twin import TRUTH
-from gracefuse.datasets.features import trailing_mean
 from gracefuse.errors import ConfigError, InputError
+from gracefuse.io import write_netcdf
 from gracefuse.methods.fusion import FusionMethod, FusionRecipe, SamplesConfig
-from gracefuse.methods.fusion.samples import build_samples
+from gracefuse.methods.fusion.apply import predict_run
 from gracefuse.recipes import load_recipe
 from gracefuse.runner import run_recipe
 
@@ -24,49 +23,6 @@ from gracefuse.runner import run_recipe
 @pytest.fixture(scope="module")
 def twin16():
     return cached_twin(size=16, seed=0)
-
-
-@pytest.fixture(scope="module")
-def small_twin(twin16):
-    return inputs_from_twin(twin16, n_wells=0).observed
-
-
-def test_samples_lags_split_and_training_only_normalisation(small_twin):
-    cfg = SamplesConfig(lags=2, memory=["precip"], memory_efolding=[24.0])
-    s = build_samples(small_twin, cfg)
-    assert s.x.shape[1] == 5 * 3 and s.n_predictors == 5
-    # channel 1 of month t is month t−1 of the first predictor (normalised LSM TWSA)
-    np.testing.assert_allclose(s.x[10, 1], s.x[9, 0])
-    n_valid = int(np.isfinite(s.y).any(axis=(1, 2)).sum())
-    assert len(s.train) + len(s.val) + len(s.cal) == round(0.7 * n_valid)
-    assert s.train.max() < s.val.min() < s.cal.min() < s.test.min()  # disjoint, in order
-    assert np.isnan(s.y[~np.isfinite(s.y).any(axis=(1, 2))]).all()
-    # changing validation, calibration or test months changes no input and no scaler
-    changed = small_twin.copy(deep=True)
-    later = np.concatenate([s.val, s.cal, s.test])
-    changed["twsa_lsm"][later] = changed["twsa_lsm"][later] + 500.0
-    changed["precip"][later] = changed["precip"][later] * 3.0
-    changed["twsa_grace"][later] = changed["twsa_grace"][later] - 300.0
-    s2 = build_samples(changed, cfg)
-    np.testing.assert_array_equal(s2.x[s.train], s.x[s.train])
-    np.testing.assert_array_equal(s2.target_std, s.target_std)
-    # target round trip
-    mm = s.to_mm(s.y)
-    obs = (small_twin.twsa_lsm - small_twin.twsa_grace).where(small_twin.land_mask).values
-    ok = np.isfinite(obs[s.train])
-    np.testing.assert_allclose(mm[s.train][ok], obs[s.train][ok], rtol=1e-4, atol=1e-3)
-
-
-def test_per_cell_normalisation_standardises_each_cell(small_twin):
-    s = build_samples(small_twin, SamplesConfig(normalize="cell"))
-    y = s.y[s.train][:, s.mask]
-    np.testing.assert_allclose(np.nanmean(y, axis=0), 0.0, atol=1e-5)
-    np.testing.assert_allclose(np.nanstd(y, axis=0), 1.0, atol=1e-4)
-
-
-def test_trailing_mean():
-    a = np.arange(6.0)[:, None]
-    assert trailing_mean(a, 3)[:, 0].tolist() == [0.0, 0.5, 1.0, 2.0, 3.0, 4.0]
 
 
 def _tiny_recipe(**train):
@@ -237,6 +193,49 @@ def test_test_months_of_grace_reach_nothing_but_the_scores(twin16, tmp_path, mon
         for r in (res, res2)
     ]
     assert nse[0] != nse[1]  # the scores do see the test months
+
+
+def test_a_trained_network_applied_tile_by_tile_reproduces_the_run(run_dir, tmp_path):
+    """One window over the grid gives the run's own mismatch; blended smaller windows stay
+    close to it; the scratch files go; a network tied to the training grid is refused."""
+    out, res = run_dir
+    grids = tmp_path / "inputs.nc"
+    write_netcdf(res.data.observed.drop_vars("twsa_grace"), grids)
+    ref = xr.open_dataset(out / "predictions.nc")["mismatch_predicted"].sel(model="segnet_pool")
+    whole = predict_run(out, grids, tmp_path / "whole.nc", progress=False)
+    got = xr.open_dataset(whole)
+    assert got.attrs["network"] == "segnet_pool" and got.attrs["tiling"] == "tile=32 overlap=4"
+    np.testing.assert_allclose(got["mismatch_predicted"], ref, atol=1e-3)
+    lsm = res.data.observed["twsa_lsm"].where(got["land_mask"])
+    np.testing.assert_allclose(got["twsa_corrected"], lsm - ref, atol=1e-3)
+    tiled = xr.open_dataset(predict_run(out, grids, tmp_path / "tiled.nc", tile=16, overlap=8,
+                                        time_block=50, progress=False))  # fmt: skip
+    diff = tiled["mismatch_predicted"] - ref
+    assert tiled["mismatch_predicted"].notnull().sum() == ref.notnull().sum()
+    assert float(np.sqrt((diff**2).mean())) < 0.15 * float(np.sqrt((ref**2).mean()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.nc", "tiled.nc", "whole.nc"]
+    with pytest.raises(InputError, match="residual of a per-cell ridge"):
+        predict_run(out, grids, tmp_path / "r.nc", model="ridge+segnet_pool", progress=False)
+
+
+def test_predict_gives_clear_errors_for_bad_inputs(run_dir, tmp_path, capsys):
+    out, res = run_dir
+    obs = res.data.observed
+    cases = {
+        "no_tair.nc": (obs.drop_vars("tair"), "variable 'tair': missing"),
+        "coarse.nc": (obs.isel(lat=slice(None, None, 2), lon=slice(None, None, 2)),
+                      "spacing 2.5° differs from the 1.25°"),
+        "flat.nc": (obs.assign(precip=obs["precip"].isel(time=0, drop=True)),
+                    "variable 'precip': dims ('lat', 'lon') are not (time, lat, lon)"),
+    }  # fmt: skip
+    for name, (ds, message) in cases.items():
+        write_netcdf(ds, tmp_path / name)
+        assert main(["predict", str(out), str(tmp_path / name), "--out",
+                     str(tmp_path / "p.nc"), "--quiet"]) == 2  # fmt: skip
+        assert message in capsys.readouterr().err.replace("\n", " "), name
+    assert main(["predict", str(tmp_path), str(tmp_path / "flat.nc")]) == 2
+    assert "no predictor.json" in capsys.readouterr().err
+    assert not (tmp_path / "p.nc").exists()
 
 
 def test_rerun_resumes_from_checkpoints(run_dir):

@@ -24,6 +24,16 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
+from gracefuse.cli_options import (
+    DataDir,
+    Nproc,
+    Overwrite,
+    Portable,
+    Quiet,
+    RunFolder,
+    Scheduler,
+    Seeds,
+)
 from gracefuse.config import describe_errors, validated
 from gracefuse.data.detect import describe
 from gracefuse.data.twin import TwinConfig, make_fine_grid, make_twin, make_wells
@@ -34,6 +44,7 @@ from gracefuse.globe import dask_scheduler, describe_scheduler
 from gracefuse.io import write_file_set, write_netcdf
 from gracefuse.limits import check_twin_size
 from gracefuse.methods import METHODS, get_method
+from gracefuse.methods.fusion.apply import predict_run
 from gracefuse.methods.hybrid.tune import tune as hybrid_tune
 from gracefuse.models import REGISTRY
 from gracefuse.multiseed import SeedsResult, seeds_console
@@ -50,45 +61,6 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 out = Console()
-
-
-#: options shared by the commands that train
-RunFolder = Annotated[Path, typer.Option("--out", help="run folder")]
-Quiet = Annotated[bool, typer.Option(help="no progress bars")]
-Overwrite = Annotated[
-    bool, typer.Option(help="replace a run folder that holds the run of another recipe")
-]
-Seeds = Annotated[
-    str | None,
-    typer.Option(help="training seeds, e.g. 0,1,2: one run each, then mean ± spread over them"),
-]
-Portable = Annotated[
-    bool,
-    typer.Option(help="kernels that give the same numbers on any x86-64 CPU (slower)"),
-]
-Scheduler = Annotated[
-    str | None,
-    typer.Option(
-        help="where dask runs the chunked reading and preparation: threads (default), "
-        "processes, synchronous, local:N (a LocalCluster of N workers) or tcp://HOST:PORT"
-    ),
-]
-Nproc = Annotated[
-    int,
-    typer.Option(
-        min=1,
-        help="training processes on this machine (DDP through torchrun: one per GPU, "
-        "or CPU processes with gloo); several nodes: start torchrun yourself",
-    ),
-]
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        help="the shared data folder that ${data} in a recipe stands for "
-        "(default: $GRACEFUSE_SHARED_DATA, else shared/data beside the working folder)",
-    ),
-]
 
 
 @app.command()
@@ -266,6 +238,30 @@ def download(
     Copernicus CDS (cdsapi; login from ~/.cdsapirc)."""
     paths = download_product(product, start, end, box, to, progress=not quiet)
     out.print(f"{len(paths)} files of {product} in {to}")
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="the folder of a fusion run")],
+    inputs: Annotated[Path, typer.Argument(help="netCDF: twsa_lsm, precip, tair (time, lat, lon)")],
+    out_file: Annotated[Path, typer.Option("--out", help="the netCDF file written")] = Path(
+        "predicted.nc"
+    ),
+    model: Annotated[str | None, typer.Option(help="network (default: the run's choice)")] = None,
+    tile: Annotated[int | None, typer.Option(min=8, help="window size in cells")] = None,
+    overlap: Annotated[int | None, typer.Option(min=0, help="cells neighbours share")] = None,
+    time_block: Annotated[int, typer.Option(min=1, help="months per block")] = 12,
+    scheduler: Scheduler = None,
+    quiet: Quiet = False,
+) -> None:
+    """Apply a fusion run's trained network to another grid tile by tile (overlapping
+    windows, blended): the predicted mismatch and the corrected TWSA, written as it goes;
+    a repeated call resumes."""
+    describe_scheduler(scheduler)
+    with dask_scheduler(scheduler):
+        path = predict_run(run_dir, inputs, out_file, model=model, tile=tile, overlap=overlap,
+                           time_block=time_block, progress=not quiet)  # fmt: skip
+    out.print(f"corrected TWSA written to {path}")
 
 
 @app.command()

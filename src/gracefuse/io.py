@@ -73,6 +73,8 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
     for name in ds.coords:
         if np.issubdtype(ds[name].dtype, np.datetime64):
             enc[str(name)] = {"units": "days since 1970-01-01", "calendar": "proleptic_gregorian"}
+            if ds[name].chunks:  # xarray needs both units and dtype for chunked times
+                enc[str(name)]["dtype"] = "float64"
     return enc
 
 

@@ -91,13 +91,14 @@ def _window(inputs: xr.Dataset, names: Sequence[str], t: slice, rows: slice, col
     """The inputs of months ``t`` in one window as ``(T, C, tile, tile)`` float32, padded
     with NaN beyond the grid. Read window by window (not a band of whole rows), so memory
     holds one window of inputs whatever the grid's width."""
-    parts = []
     n_t = len(range(*t.indices(inputs.sizes["time"])))
+    window = inputs[list(names)].isel(lat=rows, lon=cols)
+    if "time" in window.dims:
+        window = window.isel(time=t)
+    window = window.compute()  # every channel in one go (one dask graph when dask-backed)
+    parts = []
     for name in names:
-        da = inputs[name].isel(lat=rows, lon=cols)
-        if "time" in da.dims:
-            da = da.isel(time=t)
-        values = np.asarray(da.transpose(..., "lat", "lon").values, dtype=np.float32)
+        values = np.asarray(window[name].transpose(..., "lat", "lon").values, dtype=np.float32)
         if values.ndim == 2:
             values = np.broadcast_to(values, (n_t, *values.shape))
         parts.append(values)

@@ -26,12 +26,14 @@ from gracefuse.methods.base import Method, MethodOutput
 from gracefuse.methods.fusion.baselines import BASELINES, fusion_baselines
 from gracefuse.methods.fusion.config import FusionRecipe
 from gracefuse.methods.fusion.evaluate import metrics_table, select_model
+from gracefuse.methods.fusion.export import write_predictor
 from gracefuse.methods.fusion.outputs import predictions_dataset, well_correlations
 from gracefuse.methods.fusion.report import table1, write_fusion_report
 from gracefuse.methods.fusion.samples import FusionSamples, build_samples
 from gracefuse.methods.fusion.train import ModelRun, run_label, train_model
 from gracefuse.methods.registry import register_method
 from gracefuse.models import get_spec
+from gracefuse.training.distributed import current_ranks
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ class FusionMethod(Method):
     recipe_type = FusionRecipe
     summary = "learn the LSM–GRACE mismatch with CNNs and correct the LSM"
     source = "Sun et al. 2019"
-    products = ("predictions.nc", "comparison.csv")
+    products = ("predictions.nc", "comparison.csv", "predictor.json")
     headlines = (("test", "region", "nse"), ("test", "grid_median", "nse"))
 
     def check(self, recipe: FusionRecipe) -> None:
@@ -164,7 +166,10 @@ class FusionMethod(Method):
         return data, samples
 
     def fit_predict(self, recipe, prepared, folder: Path, progress: bool) -> list[ModelRun]:
-        return _train_all(recipe, prepared[1], folder, progress)
+        runs = _train_all(recipe, prepared[1], folder, progress)
+        if current_ranks().main:  # what `gracefuse predict` applies to other grids
+            write_predictor(folder, recipe, prepared[1], prepared[0].observed)
+        return runs
 
     def outputs(self, recipe: FusionRecipe, prepared, fitted: list[ModelRun]) -> MethodOutput:
         data, samples = prepared

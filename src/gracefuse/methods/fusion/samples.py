@@ -9,7 +9,7 @@ training months), NaN where GRACE is missing or outside the mask.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,8 @@ class FusionSamples:
     cell_mean
         ``(H, W)`` training-month mean of the normalised target (for the NSE-L1 loss).
     n_predictors, lags
+    fields
+        The predictor blocks in channel order (each ``lags + 1`` channels).
     """
 
     x: np.ndarray
@@ -66,6 +68,7 @@ class FusionSamples:
     cell_mean: np.ndarray
     n_predictors: int
     lags: int
+    fields: list[FeatureField] = field(default_factory=list)
 
     @property
     def fit_months(self) -> np.ndarray:
@@ -82,26 +85,66 @@ class FusionSamples:
         return y_norm * self.target_std + self.target_mean + self.trend()
 
 
-def _predictor_blocks(ds: xr.Dataset, cfg: SamplesConfig, train, mask) -> list[np.ndarray]:
-    """Each predictor normalised on the training months and stacked with its lags."""
+@dataclass(frozen=True)
+class FeatureField:
+    """One predictor block before its lags: a variable, its memory, its normalisation.
+
+    ``memory`` is ``"none"``, ``"trailing"`` (mean over the past ``memory_months``) or an
+    e-folding time in months (an exponential memory of the anomaly about the training
+    months' per-cell mean). ``mean`` and ``std`` are scalars (global normalisation) or
+    ``(H, W)`` maps (per cell), from the training months alone.
+    """
+
+    name: str
+    memory: str | float
+    mean: float | np.ndarray
+    std: float | np.ndarray
+
+    @property
+    def variable(self) -> str:
+        return PREDICTOR_VARIABLES[self.name]
+
+
+def feature_series(a: np.ndarray, memory: str | float, memory_months: int,
+                   climatology: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """A field ``(time, ...)`` (float64) turned into its predictor series, before scaling.
+
+    ``climatology`` (``(...)``, the per-cell mean over the training months) is what an
+    exponential memory is an anomaly about; ignored otherwise.
+    """
+    if memory == "trailing":  # mean over the past memory_months (antecedent conditions)
+        return trailing_mean(a, memory_months)
+    if memory == "none":
+        return a
+    return exponential_memory(a - climatology, float(memory))
+
+
+def scale_field(a: np.ndarray, spec: FeatureField, mask: np.ndarray) -> np.ndarray:
+    """Standardise a predictor series; 0 (the training mean) outside ``mask`` and where
+    missing."""
+    return np.where(mask[None] & np.isfinite(a), (a - spec.mean) / spec.std, 0.0)
+
+
+def _predictor_blocks(ds: xr.Dataset, cfg: SamplesConfig, train, mask):
+    """Each predictor normalised on the training months and stacked with its lags; and the
+    :class:`FeatureField` of each block."""
     fields = [(n, "none") for n in cfg.predictors] + [(n, "trailing") for n in cfg.memory]
     fields += [("precip", tau) for tau in cfg.memory_efolding]
-    blocks = []
+    blocks, specs = [], []
     for name, memory in fields:
         var = PREDICTOR_VARIABLES[name]
         if var not in ds:
             raise InputError(None, f"predictor '{name}' needs variable '{var}' in the data", var)
         a = ds[var].values.astype(np.float64)
-        if memory == "trailing":  # mean over the past memory_months (antecedent conditions)
-            a = trailing_mean(a, cfg.memory_months)
-        elif memory != "none":  # a linear reservoir fed by the precipitation anomaly
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                a = exponential_memory(a - np.nanmean(a[train], axis=0), float(memory))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            clim = np.nanmean(a[train], axis=0) if memory not in ("none", "trailing") else None
+        a = feature_series(a, memory, cfg.memory_months, clim)
         mu, sd = standardiser(a, train, mask, cfg.normalize == "cell")
-        a = np.where(mask[None] & np.isfinite(a), (a - mu) / sd, 0.0)
-        blocks.append(stack_lags(a, cfg.lags))
-    return blocks
+        spec = FeatureField(name, memory, mu, sd)
+        blocks.append(stack_lags(scale_field(a, spec, mask), cfg.lags))
+        specs.append(spec)
+    return blocks, specs
 
 
 def _cell_trend(mismatch: np.ndarray, months: np.ndarray, mask: np.ndarray):
@@ -143,7 +186,8 @@ def build_samples(ds: xr.Dataset, cfg: SamplesConfig) -> FusionSamples:
         mismatch = mismatch - (intercept[None] + slope[None] * k)
     t_mean, t_std = standardiser(mismatch, train, mask, cfg.normalize == "cell")
     y = (mismatch - t_mean) / t_std
-    x = np.concatenate(_predictor_blocks(ds, cfg, train, mask), axis=1).astype(np.float32)
+    blocks, fields = _predictor_blocks(ds, cfg, train, mask)
+    x = np.concatenate(blocks, axis=1).astype(np.float32)
     with warnings.catch_warnings():  # all-NaN (ocean) cells give NaN, then 0
         warnings.simplefilter("ignore", RuntimeWarning)
         cell_mean = np.nan_to_num(np.nanmean(y[train], axis=0))
@@ -163,4 +207,5 @@ def build_samples(ds: xr.Dataset, cfg: SamplesConfig) -> FusionSamples:
         cell_mean=cell_mean.astype(np.float32),
         n_predictors=x.shape[1] // (cfg.lags + 1),
         lags=cfg.lags,
+        fields=fields,
     )
