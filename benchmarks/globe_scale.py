@@ -190,11 +190,10 @@ def tree_rss(pid: int) -> tuple[int, int]:
     return sizes[0], sum(sizes[1:])
 
 
-def measure(stage: str, folder: Path, workers: int, res: float, target: float = 0.5) -> dict:
-    """Run one stage in a child process; its wall time and the peak memory of its tree."""
-    cmd = [sys.executable, __file__, "--child", stage, str(folder), str(workers), str(res),
-           str(target)]  # fmt: skip
-    t0, peak = time.perf_counter(), [0, 0, 0]  # the tree, the stage's own process, workers
+def run_child(cmd: list[str]) -> tuple[float, list[int], str]:
+    """Run ``cmd``; its wall seconds, the peak resident bytes of its tree, of the process
+    itself and of its descendants (sampled every 0.1 s), and its standard output."""
+    t0, peak = time.perf_counter(), [0, 0, 0]  # the tree, the process itself, descendants
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
     def sample() -> None:
@@ -208,9 +207,17 @@ def measure(stage: str, folder: Path, workers: int, res: float, target: float = 
     out, _ = child.communicate()
     sampler.join()
     if child.returncode != 0:
-        raise SystemExit(f"{stage} at {res}° failed ({child.returncode})")
+        raise SystemExit(f"{' '.join(cmd[1:])} failed ({child.returncode})")
+    return time.perf_counter() - t0, peak, out
+
+
+def measure(stage: str, folder: Path, workers: int, res: float, target: float = 0.5) -> dict:
+    """Run one stage in a child process; its wall time and the peak memory of its tree."""
+    cmd = [sys.executable, __file__, "--child", stage, str(folder), str(workers), str(res),
+           str(target)]  # fmt: skip
+    seconds, peak, out = run_child(cmd)
     extra = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-    return {"seconds": round(time.perf_counter() - t0, 1), "peak_gb": round(peak[0] / 1e9, 3),
+    return {"seconds": round(seconds, 1), "peak_gb": round(peak[0] / 1e9, 3),
             "peak_gb_main": round(peak[1] / 1e9, 3), "peak_gb_workers": round(peak[2] / 1e9, 3),
             **extra}  # fmt: skip
 

@@ -225,6 +225,7 @@ def test_predict_gives_clear_errors_for_bad_inputs(run_dir, tmp_path, capsys):
         "no_tair.nc": (obs.drop_vars("tair"), "variable 'tair': missing"),
         "coarse.nc": (obs.isel(lat=slice(None, None, 2), lon=slice(None, None, 2)),
                       "spacing 2.5° differs from the 1.25°"),
+        "gap.nc": (obs.drop_isel(time=5), "variable 'time': months are not consecutive"),
         "flat.nc": (obs.assign(precip=obs["precip"].isel(time=0, drop=True)),
                     "variable 'precip': dims ('lat', 'lon') are not (time, lat, lon)"),
     }  # fmt: skip

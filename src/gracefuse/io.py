@@ -38,6 +38,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextlib.contextmanager
+def netcdf_chunk_cache(nbytes: int) -> Iterator[None]:
+    """netCDF's chunk cache for each variable of the files opened inside the block
+    (``nbytes``; netCDF's default is 64 MB a variable), restored on leaving it.
+
+    A pass that reads or writes each chunk once gains nothing from a large cache, and with
+    many variables open it holds ``64 MB × variables`` until the grid is that large.
+    """
+    import netCDF4
+
+    before = netCDF4.get_chunk_cache()
+    netCDF4.set_chunk_cache(nbytes, before[1], before[2])
+    try:
+        yield
+    finally:
+        netCDF4.set_chunk_cache(*before)
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)

@@ -107,8 +107,11 @@ def _window(inputs: xr.Dataset, names: Sequence[str], t: slice, rows: slice, col
     return np.pad(x, pad, constant_values=np.nan) if any(p[1] for p in pad) else x
 
 
-def _create(path: Path, inputs: xr.Dataset, var: str, attrs: dict, tiling: Tiling) -> None:
-    """An empty output file: ``var (time, lat, lon)`` float32 with the inputs' coordinates."""
+def create_grids(path: Path, inputs: xr.Dataset, variables: dict[str, dict],
+                 tiling: Tiling) -> None:  # fmt: skip
+    """An empty netCDF file: each of ``variables`` (name → attributes) ``(time, lat, lon)``
+    float32, NaN-filled, with the inputs' coordinates, stored in chunks of a block of
+    months by a window step of rows by a window of columns (each written once)."""
     with netCDF4.Dataset(path, "w") as nc:
         for dim in ("time", "lat", "lon"):
             nc.createDimension(dim, inputs.sizes[dim])
@@ -119,14 +122,20 @@ def _create(path: Path, inputs: xr.Dataset, var: str, attrs: dict, tiling: Tilin
         time = nc.createVariable("time", "f8", ("time",))
         stamps = inputs["time"].values.astype("datetime64[D]").astype("int64")
         time[:], time.units, time.calendar = stamps, "days since 1970-01-01", "standard"
-        # rows are final a window step at a time: chunks of that many rows are each written
-        # (and compressed) once
         chunks = (min(tiling.time_block, inputs.sizes["time"]),
                   min(tiling.tile - tiling.overlap, inputs.sizes["lat"]),
                   min(tiling.tile, inputs.sizes["lon"]))  # fmt: skip
-        out = nc.createVariable(var, "f4", ("time", "lat", "lon"), fill_value=np.float32(np.nan),
-                                chunksizes=chunks, zlib=True, complevel=1, shuffle=True)  # fmt: skip
-        out.setncatts(attrs)
+        for var, attrs in variables.items():
+            out = nc.createVariable(var, "f4", ("time", "lat", "lon"),
+                                    fill_value=np.float32(np.nan), chunksizes=chunks,
+                                    zlib=True, complevel=1, shuffle=True)  # fmt: skip
+            out.setncatts(attrs)
+
+
+def _create(path: Path, inputs: xr.Dataset, var: str, attrs: dict, tiling: Tiling) -> None:
+    """An empty output file for :func:`tiled_predict`, marked with its tiling."""
+    create_grids(path, inputs, {var: attrs}, tiling)
+    with netCDF4.Dataset(path, "a") as nc:
         nc.gracefuse_blocks_done = np.int32(0)
         nc.gracefuse_tiling = f"tile={tiling.tile} overlap={tiling.overlap}"
 

@@ -2,8 +2,8 @@
 (``gracefuse predict RUN_DIR INPUTS --out FILE``).
 
 1. The run's ``predictor.json`` (:mod:`gracefuse.methods.fusion.export`) says which
-   predictor series a network reads. Each is computed once over the inputs with dask (a
-   cell's whole series at a time: memories run along time), normalised with the run's
+   predictor series a network reads. Each is computed once over the inputs, a block of
+   cells at a time over all months (memories run along time), normalised with the run's
    training statistics, and written to a scratch file beside the output.
 2. Its lags are views of that file (month t−k), so a window of months reads only the
    months it needs; :func:`gracefuse.globe.tiled_predict` applies the ensemble's mean in
@@ -23,16 +23,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import warnings
 from pathlib import Path
 
+import netCDF4
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from gracefuse.data.grace import open_netcdf
 from gracefuse.errors import InputError
-from gracefuse.globe.tiles import Tiling, tiled_predict, torch_predictor
-from gracefuse.io import write_netcdf
+from gracefuse.globe.tiles import Tiling, create_grids, tiled_predict, torch_predictor
+from gracefuse.io import netcdf_chunk_cache, write_netcdf
 from gracefuse.methods.fusion.export import PREDICTOR_FILE, PREDICTOR_FORMAT
 from gracefuse.methods.fusion.samples import feature_series
 
@@ -40,6 +43,13 @@ log = logging.getLogger(__name__)
 
 #: how far the inputs' grid spacing may depart from the training grid's (relative)
 SPACING_TOLERANCE = 0.05
+#: cells per side of the blocks in which the predictor series are computed (at least a
+#: window): 64 × 64 cells × 480 months × 8 bytes is 16 MB per series
+FEATURE_BLOCK = 64
+#: netCDF's chunk cache per variable of every file read or written (bytes): a band of
+#: windows touches each chunk once or twice; netCDF's default (64 MB a variable) held up to
+#: 64 MB × 10 variables until the grid was that large, 4 MB made reads 1.7× slower
+READ_WRITE_CACHE = 16 * 2**20
 
 
 def load_predictor(run_dir: Path) -> dict:
@@ -90,8 +100,12 @@ def check_inputs(ds: xr.Dataset, spec: dict, path: Path) -> None:
         if want and got and abs(got / want - 1) > SPACING_TOLERANCE:
             raise InputError(path, f"{dim} spacing {got:.4g}° differs from the {want:.4g}° the "
                              "network learned on; regrid the inputs first", dim)  # fmt: skip
+    months = pd.DatetimeIndex(ds["time"].values).to_period("M")
+    if len(months) > 1 and not (np.diff(months.asi8) == 1).all():
+        raise InputError(path, "months are not consecutive (lags and memories need every "
+                         "month)", "time")  # fmt: skip
     if any(not isinstance(f["memory"], str) for f in spec["fields"]):
-        have = set(pd.DatetimeIndex(ds["time"].values).strftime("%Y-%m"))
+        have = set(months.strftime("%Y-%m"))
         lack = [m for m in spec["climatology_months"] if m not in have]
         if lack:
             raise InputError(path, f"lacks {len(lack)} of the run's training months (first "
@@ -207,15 +221,38 @@ def _scratch(out: Path, kind: str) -> Path:
     return out.with_name(f"{out.name}.{kind}.nc")
 
 
-def _write_features(ds: xr.Dataset, spec: dict, path: Path, stamp: str) -> None:
-    """The normalised predictor series, once (kept when an earlier try wrote them)."""
+def _write_features(inputs: Path, spec: dict, path: Path, stamp: str, tiling: Tiling) -> None:
+    """The normalised predictor series, once (kept when an earlier try wrote them).
+
+    Computed a block of cells at a time over all months (memories run along time) and
+    written into that block's place, in chunks of a block of months by a window, so that
+    memory holds one block's series whatever the grid's size; written to ``.part`` and
+    renamed when whole.
+    """
     if path.is_file():
         with xr.open_dataset(path) as old:
             if old.attrs.get("gracefuse_inputs") == stamp:
                 log.info("%s: predictor series kept from an earlier try", path)
                 return
-    fields = feature_fields(ds.chunk({"time": -1, "lat": 128, "lon": 128}), spec)
-    write_netcdf(fields.assign_attrs(gracefuse_inputs=stamp), path)
+    part = path.with_name(path.name + ".part")
+    with open_netcdf(inputs) as ds:  # lazy: a block is read at a time
+        names = {f"f{i:02d}": {"predictor": f["name"], "memory": str(f["memory"])}
+                 for i, f in enumerate(spec["fields"])}  # fmt: skip
+        create_grids(part, ds, names, tiling)
+        rows = tiling.tile - tiling.overlap  # the file's chunks (create_grids): whole ones
+        rows, cols = (
+            rows * -(-FEATURE_BLOCK // rows),
+            tiling.tile * -(-FEATURE_BLOCK // tiling.tile),
+        )
+        with netCDF4.Dataset(part, "a") as nc:
+            for r in range(0, ds.sizes["lat"], rows):
+                for c in range(0, ds.sizes["lon"], cols):
+                    block = ds.isel(lat=slice(r, r + rows), lon=slice(c, c + cols)).load()
+                    fields = feature_fields(block, spec).transpose("time", "lat", "lon")
+                    for name in names:
+                        nc[name][:, r : r + rows, c : c + cols] = fields[name].values
+            nc.gracefuse_inputs = stamp
+    os.replace(part, path)
 
 
 def predict_run(run_dir: str | Path, inputs: str | Path, out: str | Path, *,
@@ -228,18 +265,27 @@ def predict_run(run_dir: str | Path, inputs: str | Path, out: str | Path, *,
     An interrupted call resumes when repeated with the same arguments: the predictor
     series and the finished blocks of months are kept beside ``out`` until it is written.
     """
+    with netcdf_chunk_cache(READ_WRITE_CACHE):
+        return _predict(Path(run_dir), Path(inputs), Path(out), model, tile, overlap,
+                        time_block, progress)  # fmt: skip
+
+
+def _predict(run_dir: Path, inputs: Path, out: Path, model: str | None, tile: int | None,
+             overlap: int | None, time_block: int, progress: bool) -> Path:  # fmt: skip
+    """:func:`predict_run` inside its chunk-cache setting."""
     from gracefuse.training import choose_device
 
-    run_dir, inputs, out = Path(run_dir), Path(inputs), Path(out)
     spec = load_predictor(run_dir)
     name = choose_network(spec, run_dir, model)
-    ds = open_netcdf(inputs, chunks={})
+    with warnings.catch_warnings():  # blocks of months need not match the file's chunks
+        warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)
+        ds = open_netcdf(inputs, chunks={"time": time_block, "lat": 256, "lon": 256})
     check_inputs(ds, spec, inputs)
     tiling = choose_tiling(spec["networks"][name], (ds.sizes["lat"], ds.sizes["lon"]), tile,
                            overlap, time_block)  # fmt: skip
     stamp = f"{inputs.resolve()} {inputs.stat().st_mtime_ns} {json.dumps(spec, sort_keys=True)}"
     features, mismatch = _scratch(out, "features"), _scratch(out, "mismatch")
-    _write_features(ds, spec, features, stamp)
+    _write_features(inputs, spec, features, stamp, tiling)
     mask = input_mask(ds).compute()
     members = load_members(run_dir, spec, name, choose_device("auto"))
     with xr.open_dataset(features) as fields:  # lazy, read window by window
