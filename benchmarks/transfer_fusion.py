@@ -1,0 +1,80 @@
+"""Does a fusion run's network carry over to another region? ``gracefuse predict`` on twin
+worlds the run never saw, scored against each world's GRACE.
+
+The run's networks (e.g. ``gracefuse demo``'s, trained on twin world 0) are applied to the
+32 × 32 twins of other seeds (1979–2017: the LSM's TWSA, its own precipitation as
+``precip``, air temperature, the land mask) with :func:`predict_run`; the corrected TWSA
+and the raw LSM are scored against that world's GRACE over every GRACE month
+(2002-04..2017-12): NSE of the land-mean series and the median NSE over land cells with
+more than 12 GRACE months. Printed as JSON lines, one per (world, model).
+
+Aim: none to meet. It measures whether corrections learned on one world help on another;
+the README reports the result beside the raw LSM. ``python benchmarks/transfer_fusion.py
+--run runs/demo [--seeds 1 2] [--scratch DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+GRACE_MONTHS = slice("2002-04", "2017-12")
+
+
+def nse(sim: np.ndarray, obs: np.ndarray) -> float:
+    """Nash–Sutcliffe efficiency over the months both have."""
+    ok = np.isfinite(sim) & np.isfinite(obs)
+    s, o = sim[ok], obs[ok]
+    return float(1 - ((s - o) ** 2).sum() / ((o - o.mean()) ** 2).sum())
+
+
+def scores(field, grace, land) -> dict:
+    """Land-mean NSE and the median of the cells' NSE against GRACE."""
+    from gracefuse.data.grid import region_mean
+
+    f = field.where(land)
+    cells = [nse(f.values[:, i, j], grace.values[:, i, j])
+             for i, j in zip(*np.nonzero(land.values), strict=True)
+             if np.isfinite(grace.values[:, i, j]).sum() > 12]  # fmt: skip
+    return {"region_nse": round(nse(region_mean(f, land).values, region_mean(grace, land).values),
+                                3), "grid_median_nse": round(float(np.median(cells)), 3)}  # fmt: skip
+
+
+def main() -> None:
+    import xarray as xr
+
+    from gracefuse.data.twin import make_twin
+    from gracefuse.io import write_netcdf
+    from gracefuse.methods.fusion.apply import load_predictor, predict_run
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", type=Path, required=True, help="a fusion run on the 32 × 32 twin")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--scratch", type=Path, default=Path("/tmp/gracefuse_transfer"))
+    args = ap.parse_args()
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    networks = [n for n, v in load_predictor(args.run)["networks"].items()
+                if not v["not_transferable"]]  # fmt: skip
+    for seed in args.seeds:
+        twin = make_twin(size=32, seed=seed, start="1979-01", end="2017-12", make_fine=False)
+        grids = args.scratch / f"world{seed}.nc"
+        write_netcdf(twin[["twsa_lsm", "tair", "land_mask"]].assign(precip=twin["lsm_precip"]),
+                     grids)  # fmt: skip
+        land = twin["land_mask"].astype(bool)
+        grace = twin["twsa_grace"].where(land).sel(time=GRACE_MONTHS)
+        lsm = twin["twsa_lsm"].sel(time=GRACE_MONTHS)
+        print(json.dumps({"world": seed, "model": "lsm", **scores(lsm, grace, land)}), flush=True)
+        for name in networks:
+            out = predict_run(args.run, grids, args.scratch / f"world{seed}_{name}.nc",
+                              model=name, progress=False)  # fmt: skip
+            with xr.open_dataset(out) as got:
+                corrected = got["twsa_corrected"].sel(time=GRACE_MONTHS).load()
+            print(json.dumps({"world": seed, "model": name, **scores(corrected, grace, land)}),
+                  flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
