@@ -223,6 +223,7 @@ def test_predict_gives_clear_errors_for_bad_inputs(run_dir, tmp_path, capsys):
     obs = res.data.observed
     cases = {
         "no_tair.nc": (obs.drop_vars("tair"), "variable 'tair': missing"),
+        "no_lsm.nc": (obs.drop_vars("twsa_lsm"), "variable 'twsa_lsm': missing"),
         "coarse.nc": (obs.isel(lat=slice(None, None, 2), lon=slice(None, None, 2)),
                       "spacing 2.5° differs from the 1.25°"),
         "gap.nc": (obs.drop_isel(time=5), "variable 'time': months are not consecutive"),
@@ -236,6 +237,9 @@ def test_predict_gives_clear_errors_for_bad_inputs(run_dir, tmp_path, capsys):
         assert message in capsys.readouterr().err.replace("\n", " "), name
     assert main(["predict", str(tmp_path), str(tmp_path / "flat.nc")]) == 2
     assert "no predictor.json" in capsys.readouterr().err
+    (tmp_path / "predictor.json").write_text("{cut off")
+    assert main(["predict", str(tmp_path), str(tmp_path / "flat.nc")]) == 2
+    assert "predictor.json: not readable JSON" in capsys.readouterr().err
     assert not (tmp_path / "p.nc").exists()
 
 

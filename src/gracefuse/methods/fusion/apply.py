@@ -61,8 +61,12 @@ def load_predictor(run_dir: Path) -> dict:
     if not path.is_file():
         raise InputError(run_dir, f"no {PREDICTOR_FILE}: not the folder of a fusion run "
                          "(or one written before gracefuse could apply its networks)")  # fmt: skip
-    spec = json.loads(path.read_text())
-    if spec.get("format") != PREDICTOR_FORMAT:
+    try:
+        spec = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not readable JSON ({exc})") from exc
+    if not isinstance(spec, dict) or spec.get("format") != PREDICTOR_FORMAT:
+        spec = spec if isinstance(spec, dict) else {}
         raise InputError(path, f"format {spec.get('format')!r} is not {PREDICTOR_FORMAT!r}")
     return spec
 
@@ -87,10 +91,11 @@ def choose_network(spec: dict, run_dir: Path, model: str | None) -> str:
 def check_inputs(ds: xr.Dataset, spec: dict, path: Path) -> None:
     """Every predictor variable on ``(time, lat, lon)``, the training grid spacing and the
     climatology months; an :class:`InputError` naming what is wrong."""
-    for f in spec["fields"]:
-        var = f["variable"]
+    needs = {"twsa_lsm": "the output is twsa_lsm − Ŝ"}
+    needs |= {f["variable"]: f"the network reads {f['name']}" for f in spec["fields"]}
+    for var, why in needs.items():
         if var not in ds:
-            raise InputError(path, f"missing (the network reads {f['name']})", var)
+            raise InputError(path, f"missing ({why})", var)
         if set(ds[var].dims) != {"time", "lat", "lon"}:
             raise InputError(path, f"dims {ds[var].dims} are not (time, lat, lon)", var)
     for dim, key in (("lat", "dlat"), ("lon", "dlon")):
