@@ -19,28 +19,20 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 GRACE_MONTHS = slice("2002-04", "2017-12")
 
 
-def nse(sim: np.ndarray, obs: np.ndarray) -> float:
-    """Nash–Sutcliffe efficiency over the months both have."""
-    ok = np.isfinite(sim) & np.isfinite(obs)
-    s, o = sim[ok], obs[ok]
-    return float(1 - ((s - o) ** 2).sum() / ((o - o.mean()) ** 2).sum())
-
-
 def scores(field, grace, land) -> dict:
-    """Land-mean NSE and the median of the cells' NSE against GRACE."""
+    """Land-mean NSE and the median of the cells' NSE against GRACE (cells with more than
+    12 GRACE months)."""
     from gracefuse.data.grid import region_mean
+    from gracefuse.evaluate.metrics import nse
 
     f = field.where(land)
-    cells = [nse(f.values[:, i, j], grace.values[:, i, j])
-             for i, j in zip(*np.nonzero(land.values), strict=True)
-             if np.isfinite(grace.values[:, i, j]).sum() > 12]  # fmt: skip
-    return {"region_nse": round(nse(region_mean(f, land).values, region_mean(grace, land).values),
-                                3), "grid_median_nse": round(float(np.median(cells)), 3)}  # fmt: skip
+    cells = nse(f, grace).where(land & (grace.notnull().sum("time") > 12))
+    region = nse(region_mean(f, land), region_mean(grace, land))
+    return {"region_nse": round(float(region), 3),
+            "grid_median_nse": round(float(cells.median()), 3)}  # fmt: skip
 
 
 def main() -> None:
