@@ -15,7 +15,8 @@ from gracefuse.data.twin import TRUTH
 from gracefuse.errors import ConfigError, InputError
 from gracefuse.io import write_netcdf
 from gracefuse.methods.fusion import FusionMethod, FusionRecipe, SamplesConfig
-from gracefuse.methods.fusion.apply import predict_run
+from gracefuse.methods.fusion.apply import interval_halfwidth, predict_run
+from gracefuse.methods.fusion.train import ModelRun, add_intervals
 from gracefuse.recipes import load_recipe
 from gracefuse.runner import run_recipe
 
@@ -208,6 +209,11 @@ def test_a_trained_network_applied_tile_by_tile_reproduces_the_run(run_dir, tmp_
     np.testing.assert_allclose(got["mismatch_predicted"], ref, atol=1e-3)
     lsm = res.data.observed["twsa_lsm"].where(got["land_mask"])
     np.testing.assert_allclose(got["twsa_corrected"], lsm - ref, atol=1e-3)
+    bounds = xr.open_dataset(out / "predictions.nc").sel(model="segnet_pool")
+    run_half = (bounds["twsa_corrected_upper"] - bounds["twsa_corrected_lower"]) / 2
+    half = (got["twsa_corrected_upper"] - got["twsa_corrected_lower"]) / 2
+    assert bool((half > 0).where(got["land_mask"], True).all())  # MC dropout: a spread
+    assert float(half.mean() / run_half.mean()) == pytest.approx(1, abs=0.2)  # other MC draws
     tiled = xr.open_dataset(predict_run(out, grids, tmp_path / "tiled.nc", tile=16, overlap=8,
                                         time_block=50, progress=False))  # fmt: skip
     diff = tiled["mismatch_predicted"] - ref
@@ -243,6 +249,24 @@ def test_predict_gives_clear_errors_for_bad_inputs(run_dir, tmp_path, capsys):
     assert not (tmp_path / "p.nc").exists()
 
 
+def test_the_interval_rule_kept_for_other_grids_is_the_runs_own(run_dir):
+    """With a spread, ``q × (spread + offset)`` is the run's half-width cell by cell; without
+    one, the constant half-width covers 95 % of the calibration months' errors."""
+    _, res = run_dir
+    run, samples = res.runs[0], res.samples
+    assert run.interval["kind"] == "spread" and run.interval["q"] > 0
+    on = np.isfinite(run.lower)
+    np.testing.assert_allclose(interval_halfwidth(run.interval, run.mismatch_sd)[on],
+                               ((run.upper - run.lower) / 2)[on], rtol=1e-5)  # fmt: skip
+    flat = ModelRun("flat", 0, 0, run.mismatch, None)
+    add_intervals(flat, samples)
+    half = interval_halfwidth(flat.interval, None)
+    errors = (samples.to_mm(samples.y) - run.mismatch)[samples.cal]
+    errors = np.abs(errors[np.isfinite(errors)])
+    assert flat.interval["kind"] == "constant" and half > 0
+    assert 0.95 <= float((errors <= half).mean()) < 0.96
+
+
 def test_rerun_resumes_from_checkpoints(run_dir):
     out, first = run_dir
     again = run_recipe(_tiny_recipe(), out, progress=False, figures=False)
@@ -260,6 +284,13 @@ def test_deep_ensemble_averages_members(tmp_path):
     run = res.runs[0]
     assert run.mismatch_sd is not None and float(np.nanmean(run.mismatch_sd)) > 0
     assert run.epochs == 2
+    # applied to its own grid, the members' mean and spread give the run's own interval
+    grids = tmp_path / "inputs.nc"
+    write_netcdf(res.data.observed.drop_vars("twsa_grace"), grids)
+    got = xr.open_dataset(predict_run(tmp_path, grids, tmp_path / "p.nc", progress=False))
+    ref = xr.open_dataset(tmp_path / "predictions.nc").sel(model="segnet_pool")
+    for var in ("twsa_corrected", "twsa_corrected_lower", "twsa_corrected_upper"):
+        np.testing.assert_allclose(got[var], ref[var].where(got["land_mask"]), atol=2e-3)
 
 
 def test_vgg16_without_weights_runs_as_vgg16_scratch(tmp_path, caplog):

@@ -113,6 +113,26 @@ def test_an_interrupted_file_resumes_at_the_next_block_of_months(tmp_path):
     np.testing.assert_allclose(xr.open_dataset(out)["gwsa"].values, want.values, atol=1e-5)
 
 
+def test_several_outputs_are_blended_alike_and_written_together(tmp_path):
+    """A predictor giving ``(T, V, h, w)`` writes ``V`` variables, each exact for a pointwise
+    model, with their own attributes; a predictor giving the wrong count is refused."""
+    ds = grid(n_time=4)
+
+    def two(x):
+        return np.stack([pointwise(x), np.abs(x[:, 1])], axis=1)
+
+    out = tiled_predict(two, ds, ["twsa", "elev"], tmp_path / "o.nc", var=["mean", "sd"],
+                        attrs=[{"units": "mm"}, {"units": "mm", "long_name": "spread"}],
+                        tiling=Tiling(tile=16, overlap=4, time_block=3), progress=False)  # fmt: skip
+    got = xr.open_dataset(out)
+    np.testing.assert_allclose(got["mean"], 2 * ds.twsa - ds.elev + 0.5, atol=1e-5)
+    np.testing.assert_allclose(got["sd"], np.broadcast_to(np.abs(ds.elev), (4, 37, 53)), atol=1e-6)
+    assert got["sd"].attrs["long_name"] == "spread"
+    with pytest.raises(ValueError, match="2 outputs for 3 variables"):
+        tiled_predict(two, ds, ["twsa", "elev"], tmp_path / "p.nc", var=["a", "b", "c"],
+                      progress=False)  # fmt: skip
+
+
 def test_missing_inputs_are_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="soil"):
         tiled_predict(pointwise, grid(), ["twsa", "soil"], tmp_path / "o.nc", progress=False)

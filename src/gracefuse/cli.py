@@ -255,8 +255,8 @@ def predict(
     quiet: Quiet = False,
 ) -> None:
     """Apply a fusion run's trained network to another grid tile by tile (overlapping
-    windows, blended): the predicted mismatch and the corrected TWSA, written as it goes;
-    a repeated call resumes."""
+    windows, blended): the predicted mismatch and the corrected TWSA with the run's
+    calibrated 95 % interval, written as it goes; a repeated call resumes."""
     describe_scheduler(scheduler)
     with dask_scheduler(scheduler):
         path = predict_run(run_dir, inputs, out_file, model=model, tile=tile, overlap=overlap,

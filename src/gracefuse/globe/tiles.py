@@ -38,7 +38,8 @@ from gracefuse.errors import InputError
 
 log = logging.getLogger(__name__)
 
-#: ``predict(x) → y``: inputs ``(T, C, h, w)`` float32 (NaN kept) to ``(T, h, w)``
+#: ``predict(x) → y``: inputs ``(T, C, h, w)`` float32 (NaN kept) to ``(T, h, w)``, or to
+#: ``(T, V, h, w)`` for ``V`` output variables (e.g. a mean and its spread)
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 
@@ -132,53 +133,61 @@ def create_grids(path: Path, inputs: xr.Dataset, variables: dict[str, dict],
             out.setncatts(attrs)
 
 
-def _create(path: Path, inputs: xr.Dataset, var: str, attrs: dict, tiling: Tiling) -> None:
+def _create(path: Path, inputs: xr.Dataset, variables: dict[str, dict], tiling: Tiling) -> None:
     """An empty output file for :func:`tiled_predict`, marked with its tiling."""
-    create_grids(path, inputs, {var: attrs}, tiling)
+    create_grids(path, inputs, variables, tiling)
     with netCDF4.Dataset(path, "a") as nc:
         nc.gracefuse_blocks_done = np.int32(0)
         nc.gracefuse_tiling = f"tile={tiling.tile} overlap={tiling.overlap}"
 
 
-def _blocks_done(path: Path, inputs: xr.Dataset, var: str, tiling: Tiling) -> int:
-    """Months blocks already in a ``.part`` file of the same shape and tiling, else 0."""
+def _blocks_done(path: Path, inputs: xr.Dataset, names: Sequence[str], tiling: Tiling) -> int:
+    """Months blocks already in a ``.part`` file of the same variables, shape and tiling,
+    else 0."""
+    shape = tuple(inputs.sizes[d] for d in ("time", "lat", "lon"))
     try:
         with netCDF4.Dataset(path) as nc:
-            same = (nc[var].shape == tuple(inputs.sizes[d] for d in ("time", "lat", "lon"))
+            same = (all(nc[v].shape == shape for v in names)
                     and nc.gracefuse_tiling == f"tile={tiling.tile} overlap={tiling.overlap}")  # fmt: skip
             return int(nc.gracefuse_blocks_done) if same else 0
     except (OSError, KeyError, AttributeError):
         return 0
 
 
-def _predict_block(predict: Predictor, inputs, names, t: slice, tiling: Tiling, nc_var,
+def _predict_block(predict: Predictor, inputs, names, t: slice, tiling: Tiling, nc_vars: list,
                    mask: np.ndarray, progress: Progress | None, task) -> None:  # fmt: skip
-    """Predict months ``t`` band by band, writing each row once no later window covers it."""
+    """Predict months ``t`` band by band, writing each row of every output variable once
+    no later window covers it."""
     n_lat, n_lon = inputs.sizes["lat"], inputs.sizes["lon"]
-    k = tiling.tile
+    k, n_v = tiling.tile, len(nc_vars)
     rows, cols = window_starts(n_lat, k, tiling.overlap), window_starts(n_lon, k, tiling.overlap)
     weight = np.outer(taper(k, tiling.overlap), taper(k, tiling.overlap)).astype(np.float32)
     n_t = len(range(*t.indices(inputs.sizes["time"])))
-    lo, acc, wsum = 0, np.zeros((n_t, 0, n_lon), np.float32), np.zeros((0, n_lon), np.float32)
+    lo, wsum = 0, np.zeros((0, n_lon), np.float32)
+    acc = np.zeros((n_t, n_v, 0, n_lon), np.float32)
     for i, r0 in enumerate(rows):
         r1 = min(r0 + k, n_lat)
-        grow = r1 - lo - acc.shape[1]
-        acc = np.concatenate([acc, np.zeros((n_t, grow, n_lon), np.float32)], axis=1)
+        grow = r1 - lo - acc.shape[2]
+        acc = np.concatenate([acc, np.zeros((n_t, n_v, grow, n_lon), np.float32)], axis=2)
         wsum = np.concatenate([wsum, np.zeros((grow, n_lon), np.float32)], axis=0)
         for c0 in cols:
             c1 = min(c0 + k, n_lon)
             x = _window(inputs, names, t, slice(r0, r1), slice(c0, c1), k)
-            y = np.asarray(predict(x), np.float32)[:, : r1 - r0, : c1 - c0]
+            y = np.asarray(predict(x), np.float32)
+            y = (y[:, None] if y.ndim == 3 else y)[..., : r1 - r0, : c1 - c0]
+            if y.shape[1] != n_v:
+                raise ValueError(f"the predictor gave {y.shape[1]} outputs for {n_v} variables")
             w = weight[: r1 - r0, : c1 - c0]
-            acc[:, r0 - lo : r1 - lo, c0:c1] += np.nan_to_num(y) * w
+            acc[..., r0 - lo : r1 - lo, c0:c1] += np.nan_to_num(y) * w
             wsum[r0 - lo : r1 - lo, c0:c1] += w
         done = rows[i + 1] if i + 1 < len(rows) else n_lat
-        value = acc[:, : done - lo]  # finished rows, normalised in place
+        value = acc[..., : done - lo, :]  # finished rows, normalised in place
         with np.errstate(invalid="ignore", divide="ignore"):
             value /= wsum[: done - lo]
-        value[:, ~mask[lo:done]] = np.nan
-        nc_var[t, lo:done, :] = value
-        acc, wsum, lo = acc[:, done - lo :], wsum[done - lo :], done
+        value[..., ~mask[lo:done]] = np.nan
+        for v, nc_var in enumerate(nc_vars):
+            nc_var[t, lo:done, :] = value[:, v]
+        acc, wsum, lo = acc[..., done - lo :, :], wsum[done - lo :], done
         if progress is not None:
             progress.advance(task)
 
@@ -190,8 +199,8 @@ def tiled_predict(
     out: str | os.PathLike,
     *,
     tiling: Tiling = Tiling(),
-    var: str = "gwsa",
-    attrs: dict | None = None,
+    var: str | Sequence[str] = "gwsa",
+    attrs: dict | Sequence[dict] | None = None,
     mask: xr.DataArray | None = None,
     progress: bool = True,
 ) -> Path:
@@ -208,7 +217,9 @@ def tiled_predict(
     names
         The variables, in the channel order ``predict`` expects.
     out
-        The netCDF file written: ``var (time, lat, lon)`` float32.
+        The netCDF file written: ``var (time, lat, lon)`` float32, with ``attrs``; several
+        variables (a sequence of names, and of attributes) when ``predict`` gives
+        ``(T, V, h, w)``, each blended with the same window weights.
     mask
         ``(lat, lon)`` boolean: cells outside are NaN in the output (e.g. land).
 
@@ -223,9 +234,11 @@ def tiled_predict(
         raise InputError(None, f"tiled inference: the inputs lack {what}")
     out = Path(out)
     part = out.with_name(out.name + ".part")
-    start = _blocks_done(part, inputs, var, tiling) if part.exists() else 0
+    outputs = [var] if isinstance(var, str) else list(var)
+    attrs = [attrs or {}] if isinstance(var, str) else list(attrs or [{}] * len(outputs))
+    start = _blocks_done(part, inputs, outputs, tiling) if part.exists() else 0
     if start == 0:
-        _create(part, inputs, var, attrs or {}, tiling)
+        _create(part, inputs, dict(zip(outputs, attrs, strict=True)), tiling)
     else:
         log.info("%s: resuming after %d blocks of months", part, start)
     n_time = inputs.sizes["time"]
@@ -239,7 +252,8 @@ def tiled_predict(
         task = bar.add_task("tiled inference", total=len(blocks) * n_rows, completed=start * n_rows)
         for b in range(start, len(blocks)):
             with netCDF4.Dataset(part, "a") as nc:
-                _predict_block(predict, inputs, names, blocks[b], tiling, nc[var], keep, bar, task)
+                _predict_block(predict, inputs, names, blocks[b], tiling,
+                               [nc[v] for v in outputs], keep, bar, task)  # fmt: skip
                 nc.gracefuse_blocks_done = np.int32(b + 1)
     os.replace(part, out)
     return out

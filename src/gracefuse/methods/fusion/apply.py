@@ -6,11 +6,16 @@
    cells at a time over all months (memories run along time), normalised with the run's
    training statistics, and written to a scratch file beside the output.
 2. Its lags are views of that file (month t−k), so a window of months reads only the
-   months it needs; :func:`gracefuse.globe.tiled_predict` applies the ensemble's mean in
-   blended windows and writes the mismatch Ŝ (mm) as it goes, resuming after an
-   interruption.
+   months it needs; :func:`gracefuse.globe.tiled_predict` applies the ensemble's mean
+   (and its spread) in blended windows and writes the mismatch Ŝ (mm) as it goes,
+   resuming after an interruption.
 3. The output holds ``mismatch_predicted`` and ``twsa_corrected = twsa_lsm − Ŝ`` (mm), for
-   every month of the inputs; the scratch file is removed.
+   every month of the inputs, with the run's calibrated 95 % interval
+   (``twsa_corrected_lower``, ``twsa_corrected_upper``): ``q × (spread + offset)`` for a
+   network with a spread (``mismatch_sd``), a constant half-width for one without (the
+   run's own per-cell training RMSE belongs to the training grid), ``q`` calibrated on
+   the run's calibration months. On another grid its coverage is not guaranteed: it is
+   measured in ``benchmarks/transfer_fusion.py``. The scratch files are removed.
 
 The inputs are a netCDF file with ``twsa_lsm`` (mm, anomalies) and the run's other
 predictor variables (``precip``, ``tair``) on ``(time, lat, lon)``, at the grid spacing
@@ -189,15 +194,37 @@ def load_members(run_dir: Path, spec: dict, name: str, device) -> list:
     return members
 
 
-def ensemble_predictor(members: list, target: dict):
-    """A :data:`gracefuse.globe.Predictor` giving the members' mean as a mismatch in mm."""
+def ensemble_predictor(members: list, spec: dict, spread: bool = False):
+    """A :data:`gracefuse.globe.Predictor` giving the members' mean as a mismatch in mm
+    ``(T, h, w)``; with ``spread``, ``(T, 2, h, w)``: the mean and its 1σ spread (mm), as
+    in training: the variance between members plus each member's MC-dropout variance
+    (``spec["mc_samples"]`` passes, when the run made them)."""
+    from gracefuse.datasets import ArrayDataset
+    from gracefuse.training.predict import predict as predict_samples
+
+    target, mc = spec["target"], spec.get("mc_samples", 0) if spread else 0
     each = [torch_predictor(m) for m in members]
 
     def predict(x: np.ndarray) -> np.ndarray:
-        y = np.mean([p(x) for p in each], axis=0)
-        return y * target["std"] + target["mean"]
+        if not spread:
+            return np.mean([p(x) for p in each], axis=0) * target["std"] + target["mean"]
+        data = ArrayDataset(x=np.nan_to_num(x))
+        outs = [predict_samples(m, data, batch_size=4, mc_samples=mc, seed=spec["seed"] + k)
+                for k, m in enumerate(members)]  # fmt: skip
+        det = np.stack([d for d, _ in outs])
+        var = det.var(axis=0) + np.mean([0.0 if v is None else v**2 for _, v in outs], axis=0)
+        mean = det.mean(axis=0) * target["std"] + target["mean"]
+        return np.stack([mean, np.sqrt(var) * target["std"]], axis=1)
 
     return predict
+
+
+def interval_halfwidth(rule: dict, sd: xr.DataArray | None) -> xr.DataArray | float:
+    """The 95 % half-width (mm) of a network's ``predictor.json`` interval ``rule``:
+    ``q × (spread + offset)`` with a spread, else the constant calibrated half-width."""
+    if rule["kind"] == "spread":
+        return rule["q"] * (sd + rule["offset_mm"])
+    return float(rule["half_mm"])
 
 
 def choose_tiling(net: dict, shape: tuple[int, int], tile: int | None = None,
@@ -293,24 +320,43 @@ def _predict(run_dir: Path, inputs: Path, out: Path, model: str | None, tile: in
     _write_features(inputs, spec, features, stamp, tiling)
     mask = input_mask(ds).compute()
     members = load_members(run_dir, spec, name, choose_device("auto"))
+    rule = spec["networks"][name].get("interval")
+    outputs = {"mismatch_predicted": spec["target"]["what"]}
+    if rule and rule["kind"] == "spread":
+        outputs["mismatch_sd"] = "1σ spread of the ensemble members (and MC dropout)"
+    if not rule:
+        log.warning("%s: the run kept no interval rule (written before gracefuse kept one); "
+                    "no interval is written", PREDICTOR_FILE)  # fmt: skip
     with xr.open_dataset(features) as fields:  # lazy, read window by window
         channels, names = lagged_channels(fields, spec["lags"])
-        tiled_predict(ensemble_predictor(members, spec["target"]), channels, names, mismatch,
-                      tiling=tiling, var="mismatch_predicted", mask=mask, progress=progress,
-                      attrs={"units": "mm", "long_name": spec["target"]["what"]})  # fmt: skip
+        tiled_predict(ensemble_predictor(members, spec, len(outputs) > 1), channels, names,
+                      mismatch, tiling=tiling, var=list(outputs), mask=mask, progress=progress,
+                      attrs=[{"units": "mm", "long_name": v} for v in outputs.values()])  # fmt: skip
     with xr.open_dataset(mismatch, chunks={}) as m:
-        s = m["mismatch_predicted"].assign_coords({k: ds[k] for k in ("time", "lat", "lon")})
-        lsm = ds["twsa_lsm"].transpose("time", "lat", "lon")
-        result = xr.Dataset({
-            "twsa_corrected": (lsm - s).where(mask).assign_attrs(
-                units="mm", long_name="corrected TWSA (LSM − predicted mismatch)"),
-            "mismatch_predicted": s.assign_attrs(units="mm", long_name=spec["target"]["what"]),
-            "land_mask": mask,
-        }, attrs={"title": "gracefuse fusion predictions, applied tile by tile",
-                  "run": str(run_dir.resolve()), "network": name, "inputs": str(inputs),
-                  "tiling": f"tile={tiling.tile} overlap={tiling.overlap}"})  # fmt: skip
+        m = m.assign_coords({k: ds[k] for k in ("time", "lat", "lon")})
+        result = _result(ds["twsa_lsm"], m, mask, rule)
+        result.attrs = {"title": "gracefuse fusion predictions, applied tile by tile",
+                        "run": str(run_dir.resolve()), "network": name, "inputs": str(inputs),
+                        "tiling": f"tile={tiling.tile} overlap={tiling.overlap}"}  # fmt: skip
         write_netcdf(result, out)
     ds.close()
     features.unlink(missing_ok=True)
     mismatch.unlink(missing_ok=True)
     return out
+
+
+def _result(lsm: xr.DataArray, m: xr.Dataset, mask: xr.DataArray, rule: dict | None):
+    """The output: corrected TWSA, the mismatch (and its spread), the 95 % interval of the
+    corrected TWSA when the run kept its rule, and the mask."""
+    s = m["mismatch_predicted"]
+    corrected = (lsm.transpose("time", "lat", "lon") - s).where(mask)
+    out = {"twsa_corrected": corrected.assign_attrs(
+        units="mm", long_name="corrected TWSA (LSM − predicted mismatch)")}  # fmt: skip
+    if rule:
+        half = interval_halfwidth(rule, m.get("mismatch_sd"))
+        how = "calibrated on the run's calibration months"
+        out["twsa_corrected_lower"] = (corrected - half).assign_attrs(
+            units="mm", long_name=f"lower end of the 95 % interval ({how})")  # fmt: skip
+        out["twsa_corrected_upper"] = (corrected + half).assign_attrs(
+            units="mm", long_name=f"upper end of the 95 % interval ({how})")  # fmt: skip
+    return xr.Dataset(out | dict(m.data_vars) | {"land_mask": mask})

@@ -4,9 +4,9 @@
 It holds what turns a user's LSM grids into the networks' inputs (each predictor block's
 memory and its normalisation, the lags, the months whose per-cell mean a precipitation
 memory is an anomaly about), what turns their outputs back into a mismatch in mm, the grid
-spacing they learned on, and per network its architecture and the checkpoints of its
-ensemble members. :mod:`gracefuse.methods.fusion.apply` reads it
-(``gracefuse predict RUN_DIR INPUTS``).
+spacing they learned on, and per network its architecture, the checkpoints of its
+ensemble members and the rule of its calibrated 95 % interval.
+:mod:`gracefuse.methods.fusion.apply` reads it (``gracefuse predict RUN_DIR INPUTS``).
 
 A network can be applied elsewhere only if nothing it learned is tied to the training
 grid's cells: global normalisation (not per cell), no per-cell trend removed, and not the
@@ -16,6 +16,7 @@ residual of the per-cell ridge. Others are listed with the reason they cannot be
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from gracefuse.config import ModelConfig
 from gracefuse.io import write_text
 from gracefuse.methods.fusion.config import FusionRecipe
 from gracefuse.methods.fusion.samples import FusionSamples
-from gracefuse.methods.fusion.train import run_label
+from gracefuse.methods.fusion.train import ModelRun, run_label
 from gracefuse.models import get_spec, resolve_name
 
 #: the file's name in the run folder, and the format it is written in
@@ -44,7 +45,8 @@ def not_transferable(recipe: FusionRecipe, mcfg: ModelConfig) -> str:
     return ""
 
 
-def _network(recipe: FusionRecipe, mcfg: ModelConfig, size: tuple[int, int]) -> dict:
+def _network(recipe: FusionRecipe, mcfg: ModelConfig, size: tuple[int, int],
+             intervals: dict[str, dict]) -> dict:  # fmt: skip
     name = run_label(mcfg)
     members = [f"checkpoints/{name}/best.pt"] if mcfg.ensemble == 1 else [
         f"checkpoints/{name}/member{k}/best.pt" for k in range(mcfg.ensemble)]  # fmt: skip
@@ -58,6 +60,7 @@ def _network(recipe: FusionRecipe, mcfg: ModelConfig, size: tuple[int, int]) -> 
         "divisor": spec.divisor(mcfg.depth),
         "fixed_size": list(size) if spec.needs_size else None,
         "members": members,
+        "interval": intervals.get(name) or None,
         "not_transferable": not_transferable(recipe, mcfg),
     }
 
@@ -70,8 +73,11 @@ def _spacing(grid: xr.Dataset) -> dict:
     }
 
 
-def predictor_spec(recipe: FusionRecipe, samples: FusionSamples, grid: xr.Dataset) -> dict:
-    """The contents of ``predictor.json`` for a run's samples and networks (JSON types)."""
+def predictor_spec(recipe: FusionRecipe, samples: FusionSamples, grid: xr.Dataset,
+                   runs: Sequence[ModelRun] = ()) -> dict:  # fmt: skip
+    """The contents of ``predictor.json`` for a run's samples and networks (JSON types);
+    each network's 95 % interval rule (``ModelRun.interval``) from ``runs``."""
+    intervals = {r.name: r.interval for r in runs}
     fields = []
     for f in samples.fields:
         scalar = np.ndim(f.mean) == 0
@@ -94,12 +100,14 @@ def predictor_spec(recipe: FusionRecipe, samples: FusionSamples, grid: xr.Datase
             "what": "mismatch = twsa_lsm - twsa_grace",
         },
         "grid": _spacing(grid) | {"size": list(size)},
-        "networks": {run_label(m): _network(recipe, m, size) for m in recipe.models},
+        "mc_samples": recipe.train.mc_samples,
+        "seed": recipe.train.seed,
+        "networks": {run_label(m): _network(recipe, m, size, intervals) for m in recipe.models},
     }
 
 
 def write_predictor(folder: Path, recipe: FusionRecipe, samples: FusionSamples,
-                    grid: xr.Dataset) -> Path:  # fmt: skip
+                    grid: xr.Dataset, runs: Sequence[ModelRun] = ()) -> Path:  # fmt: skip
     """Write ``predictor.json`` into ``folder`` (atomically); its path."""
-    text = json.dumps(predictor_spec(recipe, samples, grid), indent=1)
+    text = json.dumps(predictor_spec(recipe, samples, grid, runs), indent=1)
     return write_text(Path(folder) / PREDICTOR_FILE, text)

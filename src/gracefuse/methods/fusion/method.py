@@ -168,7 +168,7 @@ class FusionMethod(Method):
     def fit_predict(self, recipe, prepared, folder: Path, progress: bool) -> list[ModelRun]:
         runs = _train_all(recipe, prepared[1], folder, progress)
         if current_ranks().main:  # what `gracefuse predict` applies to other grids
-            write_predictor(folder, recipe, prepared[1], prepared[0].observed)
+            write_predictor(folder, recipe, prepared[1], prepared[0].observed, runs)
         return runs
 
     def outputs(self, recipe: FusionRecipe, prepared, fitted: list[ModelRun]) -> MethodOutput:

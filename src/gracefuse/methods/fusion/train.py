@@ -47,6 +47,7 @@ class ModelRun:
     best_epoch: int = 0
     seconds_per_epoch: float = 0.0
     history: list[dict] = field(default_factory=list)  # losses per epoch (first member)
+    interval: dict = field(default_factory=dict)  # the interval's rule on another grid
 
 
 @dataclass
@@ -195,6 +196,11 @@ def add_intervals(run: ModelRun, samples: FusionSamples) -> None:
       coverage measured on validation and test months is honest. The scale is the ensemble
       (and MC-dropout) spread when there is one, else the per-cell training RMSE (the
       paper's interval, calibrated).
+
+    ``run.interval`` keeps the rule in a form that does not depend on the training grid's
+    cells (what ``gracefuse predict`` applies elsewhere): with a spread, ``q`` and the
+    spread's ``offset_mm`` (the half-width is ``q × (spread + offset)``, as here); without
+    one, a constant ``half_mm`` calibrated the same way on the calibration months.
     """
     s_obs = samples.to_mm(samples.y)
     with warnings.catch_warnings():  # ocean cells: all NaN
@@ -208,5 +214,12 @@ def add_intervals(run: ModelRun, samples: FusionSamples) -> None:
     else:
         scale = np.broadcast_to(rmse[None], run.mismatch.shape)
     cal = samples.cal
-    half = calibrated_halfwidth(s_obs[cal] - run.mismatch[cal], scale[cal], scale)
-    run.lower, run.upper = -run.mismatch - half, -run.mismatch + half
+    errors = s_obs[cal] - run.mismatch[cal]
+    q = float(calibrated_halfwidth(errors, scale[cal], 1.0))
+    run.lower, run.upper = -run.mismatch - q * scale, -run.mismatch + q * scale
+    if run.mismatch_sd is not None:
+        offset = float(np.nanmedian(run.mismatch_sd[cal]))
+        run.interval = {"kind": "spread", "q": q, "offset_mm": offset}
+    else:
+        run.interval = {"kind": "constant",
+                        "half_mm": float(calibrated_halfwidth(errors, 1.0, 1.0))}  # fmt: skip
