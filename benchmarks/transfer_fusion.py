@@ -6,7 +6,10 @@ The run's networks (e.g. ``gracefuse demo``'s, trained on twin world 0) are appl
 ``precip``, air temperature, the land mask) with :func:`predict_run`; the corrected TWSA
 and the raw LSM are scored against that world's GRACE over every GRACE month
 (2002-04..2017-12): NSE of the land-mean series and the median NSE over land cells with
-more than 12 GRACE months. Printed as JSON lines, one per (world, model).
+more than 12 GRACE months; for the networks also the coverage of their 95 % interval (the
+share of land cell-months whose GRACE lies inside; calibrated on world 0's calibration
+months, so this is coverage on data it was not calibrated on) and its mean half-width
+(mm). Printed as JSON lines, one per (world, model).
 
 Aim: none to meet. It measures whether corrections learned on one world help on another;
 the README reports the result beside the raw LSM. ``python benchmarks/transfer_fusion.py
@@ -20,6 +23,16 @@ import json
 from pathlib import Path
 
 GRACE_MONTHS = slice("2002-04", "2017-12")
+
+
+def coverage(lower, upper, grace) -> dict:
+    """Share of the cell-months with GRACE inside ``[lower, upper]``, and the mean
+    half-width (mm) there."""
+    seen = grace.notnull() & lower.notnull()
+    inside = ((grace >= lower) & (grace <= upper)).where(seen)
+    half = ((upper - lower) / 2).where(seen)
+    return {"coverage95": round(float(inside.mean()), 3),
+            "half_width_mm": round(float(half.mean()), 1)}  # fmt: skip
 
 
 def scores(field, grace, land) -> dict:
@@ -63,9 +76,11 @@ def main() -> None:
             out = predict_run(args.run, grids, args.scratch / f"world{seed}_{name}.nc",
                               model=name, progress=False)  # fmt: skip
             with xr.open_dataset(out) as got:
-                corrected = got["twsa_corrected"].sel(time=GRACE_MONTHS).load()
-            print(json.dumps({"world": seed, "model": name, **scores(corrected, grace, land)}),
-                  flush=True)  # fmt: skip
+                got = got.sel(time=GRACE_MONTHS).load()
+            row = {"world": seed, "model": name, **scores(got["twsa_corrected"], grace, land)}
+            if "twsa_corrected_lower" in got:
+                row |= coverage(got["twsa_corrected_lower"], got["twsa_corrected_upper"], grace)
+            print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

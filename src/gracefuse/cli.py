@@ -44,8 +44,8 @@ from gracefuse.globe import dask_scheduler, describe_scheduler
 from gracefuse.io import write_file_set, write_netcdf
 from gracefuse.limits import check_twin_size
 from gracefuse.methods import METHODS, get_method
-from gracefuse.methods.fusion.apply import predict_run
 from gracefuse.methods.hybrid.tune import tune as hybrid_tune
+from gracefuse.methods.predict import predict_run
 from gracefuse.models import REGISTRY
 from gracefuse.multiseed import SeedsResult, seeds_console
 from gracefuse.recipes import builtin_recipes, load_recipe, parse_recipe
@@ -242,8 +242,14 @@ def download(
 
 @app.command()
 def predict(
-    run_dir: Annotated[Path, typer.Argument(help="the folder of a fusion run")],
-    inputs: Annotated[Path, typer.Argument(help="netCDF: twsa_lsm, precip, tair (time, lat, lon)")],
+    run_dir: Annotated[Path, typer.Argument(help="the folder of a fusion or downscaling run")],
+    inputs: Annotated[
+        Path,
+        typer.Argument(
+            help="netCDF: fusion, twsa_lsm, precip, tair (time, lat, lon); "
+            "downscaling, the fine covariates, land_mask and the coarse gwsa"
+        ),
+    ],
     out_file: Annotated[Path, typer.Option("--out", help="the netCDF file written")] = Path(
         "predicted.nc"
     ),
@@ -254,14 +260,15 @@ def predict(
     scheduler: Scheduler = None,
     quiet: Quiet = False,
 ) -> None:
-    """Apply a fusion run's trained network to another grid tile by tile (overlapping
-    windows, blended): the predicted mismatch and the corrected TWSA with the run's
-    calibrated 95 % interval, written as it goes; a repeated call resumes."""
+    """Apply a run's trained network to another grid tile by tile (overlapping windows,
+    blended), written as it goes, with the run's calibrated 95 % interval: a fusion run's
+    corrected TWSA, or a downscaling run's fine GWSA (mass-corrected). A repeated call
+    resumes."""
     describe_scheduler(scheduler)
     with dask_scheduler(scheduler):
         path = predict_run(run_dir, inputs, out_file, model=model, tile=tile, overlap=overlap,
                            time_block=time_block, progress=not quiet)  # fmt: skip
-    out.print(f"corrected TWSA written to {path}")
+    out.print(f"predictions written to {path}")
 
 
 @app.command()

@@ -133,6 +133,37 @@ def create_grids(path: Path, inputs: xr.Dataset, variables: dict[str, dict],
             out.setncatts(attrs)
 
 
+def write_blocks(path: Path, like: xr.Dataset, variables: dict[str, dict],
+                 compute: Callable[[slice, slice], dict[str, np.ndarray]], tiling: Tiling,
+                 block: int, stamp: str) -> None:  # fmt: skip
+    """Fields computed a block of cells at a time over all months, written to ``path``.
+
+    ``compute(rows, cols)`` gives each of ``variables`` ``(time, rows, cols)`` for one
+    block; blocks are at least ``block`` cells a side and made of whole chunks of the file
+    (:func:`create_grids`: a window step of rows by a window of columns, so they start on
+    multiples of both), so memory holds one block's fields whatever the grid's size. The
+    file is written to ``.part`` and renamed when whole, marked with ``stamp``; a file
+    already there with the same stamp is kept (an interrupted call repeated).
+    """
+    if path.is_file():
+        with xr.open_dataset(path) as old:
+            if old.attrs.get("gracefuse_inputs") == stamp:
+                log.info("%s: kept from an earlier try", path)
+                return
+    part = path.with_name(path.name + ".part")
+    create_grids(part, like, variables, tiling)
+    step = tiling.tile - tiling.overlap
+    rows, cols = step * -(-block // step), tiling.tile * -(-block // tiling.tile)
+    with netCDF4.Dataset(part, "a") as nc:
+        for r in range(0, like.sizes["lat"], rows):
+            for c in range(0, like.sizes["lon"], cols):
+                values = compute(slice(r, r + rows), slice(c, c + cols))
+                for name in variables:
+                    nc[name][:, r : r + rows, c : c + cols] = values[name]
+        nc.gracefuse_inputs = stamp
+    os.replace(part, path)
+
+
 def _create(path: Path, inputs: xr.Dataset, variables: dict[str, dict], tiling: Tiling) -> None:
     """An empty output file for :func:`tiled_predict`, marked with its tiling."""
     create_grids(path, inputs, variables, tiling)

@@ -19,11 +19,13 @@ from gracefuse.evaluate.compare import COLUMNS
 from gracefuse.evaluate.table import long_table
 from gracefuse.methods.base import Method, MethodOutput
 from gracefuse.methods.downscaling.config import BASELINES, DownscalingRecipe
+from gracefuse.methods.downscaling.export import write_predictor
 from gracefuse.methods.downscaling.problem import DownscalingProblem, load_twin_problem
 from gracefuse.methods.downscaling.report import write_downscaling_report
 from gracefuse.methods.downscaling.run import DownscalingResult, downscale_all
 from gracefuse.methods.downscaling.scoring import mae_comparison, metric_rows
 from gracefuse.methods.registry import register_method
+from gracefuse.training.distributed import current_ranks
 
 
 def downscaled_dataset(result: DownscalingResult) -> xr.Dataset:
@@ -101,7 +103,7 @@ class DownscalingMethod(Method):
     recipe_type = DownscalingRecipe
     summary = "coarse GWSA to a fine grid: GNNWR, GTNNWR and baselines, mass-conserving"
     source = "Liang et al. 2025; Ibrahim et al. 2026"
-    products = ("downscaled.nc",)
+    products = ("downscaled.nc", "predictor.json")
     headlines = (("test", "fine_grid", "mae"),)
 
     def check(self, recipe: DownscalingRecipe) -> None:
@@ -111,7 +113,10 @@ class DownscalingMethod(Method):
         return load_twin_problem(recipe.data, recipe.downscaling)
 
     def fit_predict(self, recipe, prepared: DownscalingProblem, folder: Path, progress: bool):
-        return downscale_all(recipe, prepared, folder, progress)
+        result = downscale_all(recipe, prepared, folder, progress)
+        if current_ranks().main:  # what `gracefuse predict` applies to other grids
+            write_predictor(folder, recipe, prepared, result.fields)
+        return result
 
     def outputs(self, recipe, prepared, fitted: DownscalingResult) -> MethodOutput:
         fitted.table = long_table(metric_rows(prepared, fitted.fields), variable="gwsa")

@@ -66,9 +66,10 @@ def windows(n: int, patch: int, step: int, axis: str) -> list[int]:
     return starts + ([n - p] if starts[-1] != n - p else [])
 
 
-def _dynamic(problem: DownscalingProblem) -> list[int]:
-    """Columns of the month's own value of each dynamic covariate."""
-    return [k for k, n in enumerate(problem.names) if n not in STATIC and "_mean" not in n]
+def dynamic_columns(names: list[str]) -> list[int]:
+    """Columns of the month's own value of each dynamic covariate among predictor ``names``
+    (the coarse sequence's channels besides the coarse GWSA)."""
+    return [k for k, n in enumerate(names) if n not in STATIC and "_mean" not in n]
 
 
 def month_fields(problem: DownscalingProblem, s: PatchScaling) -> dict[str, np.ndarray]:
@@ -77,7 +78,7 @@ def month_fields(problem: DownscalingProblem, s: PatchScaling) -> dict[str, np.n
     base = s.y(np.where(problem.land, bilinear(problem.coarse, problem.factor), np.nan))
     land = np.broadcast_to(problem.land, base.shape).astype(np.float32)
     x = np.concatenate([np.moveaxis(x, -1, 1), np.nan_to_num(base)[:, None], land[:, None]], 1)
-    dyn = _dynamic(problem)
+    dyn = dynamic_columns(problem.names)
     cf = (problem.coarse_features()[..., dyn] - s.x_mean[dyn]) / s.x_std[dyn]
     c = s.y(problem.coarse)
     seq = np.concatenate([np.nan_to_num(c)[:, None], np.isfinite(c)[:, None],
@@ -206,4 +207,4 @@ def patch_explainer(model, arrays: dict, where: np.ndarray, problem: Downscaling
     return explain
 
 
-__all__ = ["fit_patch", "predict_patches", "sample_arrays", "windows"]
+__all__ = ["dynamic_columns", "fit_patch", "predict_patches", "sample_arrays", "windows"]

@@ -134,6 +134,21 @@ def check_fine_inputs(fields: xr.Dataset, names: list[str], lat_coarse: np.ndarr
     InputError
         Naming ``where``, the covariate or axis, and the problem.
     """
+    factor = nesting_factor(fields, lat_coarse, lon_coarse, where)
+    for name in names:
+        v = fields[name]
+        if not v.attrs.get("units"):
+            raise InputError(where, "has no units attribute", name)
+        if not np.isfinite(v.values).any():
+            raise InputError(where, "no finite value (NaN everywhere)", name)
+    return factor
+
+
+def nesting_factor(fields: xr.Dataset, lat_coarse: np.ndarray, lon_coarse: np.ndarray,
+                   where: str) -> int:  # fmt: skip
+    """Fine cells per coarse cell and side of a fine grid that nests in the coarse one (a
+    whole number, shared edges); an :class:`InputError` naming ``where`` and the axis
+    otherwise."""
     factor = None
     for axis, coarse in (("lat", lat_coarse), ("lon", lon_coarse)):
         fine = fields[axis].values
@@ -147,12 +162,6 @@ def check_fine_inputs(fields: xr.Dataset, names: list[str], lat_coarse: np.ndarr
         if factor is not None and round(ratio) != factor:
             raise InputError(where, "fine cells per coarse cell differ between lat and lon")
         factor = round(ratio)
-    for name in names:
-        v = fields[name]
-        if not v.attrs.get("units"):
-            raise InputError(where, "has no units attribute", name)
-        if not np.isfinite(v.values).any():
-            raise InputError(where, "no finite value (NaN everywhere)", name)
     return factor
 
 

@@ -23,9 +23,11 @@ from gracefuse.methods.downscaling.importance import importance_table, point_imp
 from gracefuse.methods.downscaling.patches import fit_patch
 from gracefuse.methods.downscaling.problem import DownscalingProblem
 from gracefuse.methods.downscaling.scoring import (
+    LEAD_FORMS,
     interval_quantile,
     interval_scale,
-    lead_growth,
+    lead_beta,
+    lead_months,
 )
 from gracefuse.methods.downscaling.semi_supervised import fit_ssvaer
 from gracefuse.methods.downscaling.weighted import fit_weighted
@@ -52,7 +54,8 @@ def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: f
     """A method's raw fine field made mass-conserving (when asked) with its interval:
     ``± q·scale``, ``scale`` the method's own 1σ where it has one (a variance head), else
     :func:`interval_scale`, grown with the lead past training in the form ``growth``
-    unless it is ``"none"`` (:func:`lead_growth`); ``q`` calibrated on the validation months. With the
+    unless it is ``"none"`` (:func:`~gracefuse.methods.downscaling.scoring.lead_growth`,
+    its ``β`` kept as ``beta``); ``q`` calibrated on the validation months. With the
     correction, the coarse error it carries in joins the head's spread."""
     if correct:
         fine, correction = conserve(raw, problem.coarse, problem.weights, problem.factor)
@@ -63,10 +66,12 @@ def finish(problem: DownscalingProblem, raw: np.ndarray, correct: bool, alpha: f
         scale = interval_scale(problem, fine)
     else:  # the head's spread, and the coarse error the correction carries in
         scale = np.sqrt(np.nan_to_num(scale) ** 2 + problem.coarse_sigma**2 * correct)
+    beta = lead_beta(problem, fine, scale, growth) if growth != "none" else 0.0
     if growth != "none":
-        scale = scale * lead_growth(problem, fine, scale, growth)[:, None, None]
+        lead = lead_months(problem.split)
+        scale = scale * np.sqrt(1 + beta * LEAD_FORMS[growth](lead))[:, None, None]
     q = interval_quantile(problem, fine, alpha, scale)
-    return {"gwsa": fine, "half": q * scale, "q": q, "scale": scale,
+    return {"gwsa": fine, "half": q * scale, "q": q, "scale": scale, "beta": beta,
             "correction": correction,
             "mass_error": mass_error(fine, problem.coarse, problem.weights, problem.factor)}  # fmt: skip
 

@@ -32,6 +32,13 @@ def interval_scale(problem: DownscalingProblem, fine: np.ndarray) -> np.ndarray:
 LEAD_FORMS = {"log": np.log1p, "sqrt": np.sqrt, "linear": lambda lead: lead}
 
 
+def lead_months(split: np.ndarray) -> np.ndarray:
+    """``(T,)`` the lead ``L``: months after the last training month (0 up to it), from
+    each month's split label (months in order, consecutive)."""
+    after = np.asarray(split) != "train"
+    return (np.cumsum(after) * after).astype(float)
+
+
 def lead_growth(problem: DownscalingProblem, fine: np.ndarray, scale: np.ndarray,
                 form: str = "log") -> np.ndarray:  # fmt: skip
     """``(T,)`` factor ``sqrt(1 + β·g(L))`` by which a method's interval scale grows
@@ -44,20 +51,25 @@ def lead_growth(problem: DownscalingProblem, fine: np.ndarray, scale: np.ndarray
     square-root growth on the test months of development worlds 0 and 1
     (``benchmarks/intervals_ibrahim.py``).
     """
+    lead = lead_months(problem.split)
+    return np.sqrt(1 + lead_beta(problem, fine, scale, form) * LEAD_FORMS[form](lead))
+
+
+def lead_beta(problem: DownscalingProblem, fine: np.ndarray, scale: np.ndarray,
+              form: str = "log") -> float:  # fmt: skip
+    """``β`` of :func:`lead_growth` (0 without a fine truth or a growth to fit)."""
     g = LEAD_FORMS[form]
-    lead = (np.cumsum(problem.split != "train") * (problem.split != "train")).astype(float)
-    grow = np.ones(len(problem.split))
+    lead = lead_months(problem.split)
     if problem.truth is None:
-        return grow
+        return 0.0
     cal = problem.months_of("validation")
     z2 = ((fine[cal] - problem.truth[cal]) / scale[cal]) ** 2
     x = np.broadcast_to(g(lead[cal])[:, None, None], z2.shape)
     ok = np.isfinite(z2) & (scale[cal] > 0)
     if ok.sum() < 3:
-        return grow
+        return 0.0
     a, b = np.linalg.lstsq(np.stack([np.ones(ok.sum()), x[ok]], 1), z2[ok], rcond=None)[0]
-    beta = b / a if a > 0 and b > 0 else 0.0
-    return np.sqrt(1 + beta * g(lead))
+    return float(b / a) if a > 0 and b > 0 else 0.0
 
 
 def interval_quantile(problem: DownscalingProblem, fine: np.ndarray, alpha: float,

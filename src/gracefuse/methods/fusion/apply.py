@@ -28,21 +28,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
 from pathlib import Path
 
-import netCDF4
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from gracefuse.data.grace import open_netcdf
 from gracefuse.errors import InputError
-from gracefuse.globe.tiles import Tiling, create_grids, tiled_predict, torch_predictor
+from gracefuse.globe.tiles import Tiling, tiled_predict, torch_predictor, write_blocks
 from gracefuse.io import netcdf_chunk_cache, write_netcdf
-from gracefuse.methods.fusion.export import PREDICTOR_FILE, PREDICTOR_FORMAT
+from gracefuse.methods.fusion.export import PREDICTOR_FORMAT
 from gracefuse.methods.fusion.samples import feature_series
+from gracefuse.methods.predict import PREDICTOR_FILE, read_predictor
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +57,12 @@ READ_WRITE_CACHE = 16 * 2**20
 
 
 def load_predictor(run_dir: Path) -> dict:
-    """The run's ``predictor.json``; an :class:`InputError` if the folder has none."""
-    path = Path(run_dir) / PREDICTOR_FILE
-    seeds = sorted(p.name for p in Path(run_dir).glob("seed*") if (p / PREDICTOR_FILE).is_file())
-    if not path.is_file() and seeds:
-        raise InputError(run_dir, f"a run over several seeds: give one seed's folder ({seeds[0]})")
-    if not path.is_file():
-        raise InputError(run_dir, f"no {PREDICTOR_FILE}: not the folder of a fusion run "
-                         "(or one written before gracefuse could apply its networks)")  # fmt: skip
-    try:
-        spec = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not readable JSON ({exc})") from exc
-    if not isinstance(spec, dict) or spec.get("format") != PREDICTOR_FORMAT:
-        spec = spec if isinstance(spec, dict) else {}
-        raise InputError(path, f"format {spec.get('format')!r} is not {PREDICTOR_FORMAT!r}")
+    """The fusion run's ``predictor.json``; an :class:`InputError` if the folder has none
+    or it is not a fusion run's."""
+    spec = read_predictor(run_dir)
+    if spec.get("format") != PREDICTOR_FORMAT:
+        raise InputError(Path(run_dir) / PREDICTOR_FILE,
+                         f"format {spec.get('format')!r} is not {PREDICTOR_FORMAT!r}")  # fmt: skip
     return spec
 
 
@@ -257,34 +247,20 @@ def _write_features(inputs: Path, spec: dict, path: Path, stamp: str, tiling: Ti
     """The normalised predictor series, once (kept when an earlier try wrote them).
 
     Computed a block of cells at a time over all months (memories run along time) and
-    written into that block's place, in chunks of a block of months by a window, so that
-    memory holds one block's series whatever the grid's size; written to ``.part`` and
-    renamed when whole.
+    written in chunks of a block of months by a window
+    (:func:`gracefuse.globe.tiles.write_blocks`), so that memory holds one block's series
+    whatever the grid's size.
     """
-    if path.is_file():
-        with xr.open_dataset(path) as old:
-            if old.attrs.get("gracefuse_inputs") == stamp:
-                log.info("%s: predictor series kept from an earlier try", path)
-                return
-    part = path.with_name(path.name + ".part")
     with open_netcdf(inputs) as ds:  # lazy: a block is read at a time
         names = {f"f{i:02d}": {"predictor": f["name"], "memory": str(f["memory"])}
                  for i, f in enumerate(spec["fields"])}  # fmt: skip
-        create_grids(part, ds, names, tiling)
-        rows = tiling.tile - tiling.overlap  # the file's chunks (create_grids): whole ones
-        rows, cols = (
-            rows * -(-FEATURE_BLOCK // rows),
-            tiling.tile * -(-FEATURE_BLOCK // tiling.tile),
-        )
-        with netCDF4.Dataset(part, "a") as nc:
-            for r in range(0, ds.sizes["lat"], rows):
-                for c in range(0, ds.sizes["lon"], cols):
-                    block = ds.isel(lat=slice(r, r + rows), lon=slice(c, c + cols)).load()
-                    fields = feature_fields(block, spec).transpose("time", "lat", "lon")
-                    for name in names:
-                        nc[name][:, r : r + rows, c : c + cols] = fields[name].values
-            nc.gracefuse_inputs = stamp
-    os.replace(part, path)
+
+        def compute(rows: slice, cols: slice) -> dict[str, np.ndarray]:
+            block = ds.isel(lat=rows, lon=cols).load()
+            fields = feature_fields(block, spec).transpose("time", "lat", "lon")
+            return {name: fields[name].values for name in names}
+
+        write_blocks(path, ds, names, compute, tiling, FEATURE_BLOCK, stamp)
 
 
 def predict_run(run_dir: str | Path, inputs: str | Path, out: str | Path, *,

@@ -27,10 +27,10 @@ from gracefuse.io import write_text
 from gracefuse.methods.fusion.config import FusionRecipe
 from gracefuse.methods.fusion.samples import FusionSamples
 from gracefuse.methods.fusion.train import ModelRun, run_label
+from gracefuse.methods.predict import PREDICTOR_FILE
 from gracefuse.models import get_spec, resolve_name
 
-#: the file's name in the run folder, and the format it is written in
-PREDICTOR_FILE = "predictor.json"
+#: the format the file is written in
 PREDICTOR_FORMAT = "gracefuse-fusion-predictor/1"
 
 

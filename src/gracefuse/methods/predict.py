@@ -1,0 +1,51 @@
+"""``gracefuse predict RUN_DIR INPUTS``: apply a run's trained network to another grid,
+whichever family trained it. The run folder's ``predictor.json`` says which: a fusion run
+(:mod:`gracefuse.methods.fusion.apply`) or a downscaling run
+(:mod:`gracefuse.methods.downscaling.apply`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gracefuse.errors import InputError
+
+#: the file a run writes for ``gracefuse predict``, in its folder
+PREDICTOR_FILE = "predictor.json"
+
+
+def read_predictor(run_dir: str | Path) -> dict:
+    """The run's ``predictor.json``; an :class:`InputError` if the folder has none or it
+    cannot be read."""
+    run_dir = Path(run_dir)
+    path = run_dir / PREDICTOR_FILE
+    seeds = sorted(p.name for p in run_dir.glob("seed*") if (p / PREDICTOR_FILE).is_file())
+    if not path.is_file() and seeds:
+        raise InputError(run_dir, f"a run over several seeds: give one seed's folder ({seeds[0]})")
+    if not path.is_file():
+        raise InputError(run_dir, f"no {PREDICTOR_FILE}: not the folder of a fusion or "
+                         "downscaling run (or one written before gracefuse could apply its "
+                         "networks)")  # fmt: skip
+    try:
+        spec = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not readable JSON ({exc})") from exc
+    return spec if isinstance(spec, dict) else {}
+
+
+def predict_run(run_dir: str | Path, inputs: str | Path, out: str | Path, **options) -> Path:
+    """Apply the run's network to ``inputs`` tile by tile and write ``out``; ``options``
+    (``model``, ``tile``, ``overlap``, ``time_block``, ``progress``) go to the family's own
+    ``predict_run``."""
+    from gracefuse.methods.downscaling import apply as downscaling
+    from gracefuse.methods.downscaling.export import PREDICTOR_FORMAT as DOWNSCALING
+    from gracefuse.methods.fusion import apply as fusion
+    from gracefuse.methods.fusion.export import PREDICTOR_FORMAT as FUSION
+
+    spec = read_predictor(run_dir)
+    if spec.get("format") == DOWNSCALING:
+        return downscaling.predict_run(run_dir, inputs, out, spec, **options)
+    if spec.get("format") == FUSION:
+        return fusion.predict_run(run_dir, inputs, out, **options)
+    raise InputError(Path(run_dir) / PREDICTOR_FILE, f"format {spec.get('format')!r} is "
+                     f"not one gracefuse applies ({FUSION}, {DOWNSCALING})")  # fmt: skip
