@@ -48,8 +48,9 @@ log = logging.getLogger(__name__)
 
 #: how far the inputs' grid spacings may depart from the training grids' (relative)
 SPACING_TOLERANCE = 0.05
-#: fine cells per side of the blocks the channels and the correction are computed in
-BLOCK = 64
+#: fine cells per side (at least) of the blocks the channels and the correction are
+#: computed in: 32 × 32 cells × 180 months × 23 predictors is 17 MB in float32
+BLOCK = 32
 #: coarse cells around a block that its bilinear fields read (interpolation reads the
 #: neighbours; the nearest-cell fill of a coastal neighbour reads theirs)
 MARGIN = 3
@@ -132,11 +133,11 @@ def _rows(r: slice, n: int, factor: int) -> tuple[slice, slice, int]:
 def block_channels(ds: xr.Dataset, spec: dict, rows: slice, cols: slice) -> dict:
     """Every channel of one block of fine cells, ``(time, rows, cols)`` float32."""
     f, sc = spec["factor"], spec["scaling"]
-    x_mean, x_std = np.array(sc["x_mean"]), np.array(sc["x_std"])
+    x_mean, x_std = np.array(sc["x_mean"], np.float32), np.array(sc["x_std"], np.float32)
     n_lat, n_lon = ds.sizes["lat"], ds.sizes["lon"]
     rows = slice(rows.start, min(rows.stop, n_lat))
     cols = slice(cols.start, min(cols.stop, n_lon))
-    block = ds.isel(lat=rows, lon=cols).load()
+    block = ds[[*spec["covariates"], "land_mask"]].isel(lat=rows, lon=cols).load()
     months = pd.DatetimeIndex(block["time"].values).strftime("%Y-%m")
     ref = np.isin(months, spec["anomaly_months"]) if spec["anomaly_months"] else None
     feats, names = feature_stack(block, spec["covariates"], spec["lags"], "inputs", ref)
@@ -317,7 +318,7 @@ def _predict(run_dir: Path, inputs: Path, out: Path, spec: dict, model: str | No
                       paths["raw"], tiling=tiling, var=["gwsa_raw", "gwsa_sd"],
                       attrs=[{"units": "mm", "long_name": "fine GWSA before the mass correction"},
                              {"units": "mm", "long_name": "1σ of the network's head"}],
-                      mask=land.rename(None), progress=progress)  # fmt: skip
+                      mask=land, progress=progress)  # fmt: skip
     with xr.open_dataset(paths["raw"]) as raw:
         how = "calibrated on the run's validation months"
         variables = {"gwsa": {"units": "mm", "long_name": "downscaled GWSA"},
