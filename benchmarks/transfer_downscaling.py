@@ -15,7 +15,7 @@ can be listed too, to compare with the run's table. Printed as JSON lines, one p
 Aim: none to meet; it measures whether a network trained on one world's fine reference
 helps where there is none, and the README reports it beside the bilinear field.
 
-    python benchmarks/transfer_downscaling.py --run runs/ibrahim [--seeds 0 2 3]
+    python benchmarks/transfer_downscaling.py --run runs/ibrahim [--seeds 0 2 3] [--models NAME …]
 """
 
 from __future__ import annotations
@@ -41,12 +41,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, required=True, help="a downscaling run's folder")
     ap.add_argument("--seeds", type=int, nargs="+", default=[2, 3])
+    ap.add_argument("--models", nargs="+", default=None, help="default: every network that "
+                    "can be applied")  # fmt: skip
     ap.add_argument("--scratch", type=Path, default=Path("/tmp/gracefuse_transfer_ds"))
     args = ap.parse_args()
     args.scratch.mkdir(parents=True, exist_ok=True)
     recipe = load_recipe(args.run / "config.toml")
     src, cfg = recipe.data, recipe.downscaling
-    nets = [n for n, v in read_predictor(args.run)["networks"].items() if not v["not_transferable"]]
+    nets = args.models or [n for n, v in read_predictor(args.run)["networks"].items()
+                           if not v["not_transferable"]]  # fmt: skip
     for seed in args.seeds:
         world = make_fine_world(size=src.size, factor=src.factor, seed=seed, start=src.start,
                                 end=src.end, cell_deg=src.cell_deg, noise_mm=src.noise_mm,

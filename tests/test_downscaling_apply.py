@@ -46,7 +46,7 @@ def run(tmp_path_factory):
 def test_a_trained_downscaler_applied_tile_by_tile_reproduces_the_run(run):
     folder, world, _ = run
     ref = xr.open_dataset(folder / "run" / "downscaled.nc")
-    ref = ref.isel(method=list(ref["method"].values).index("pi_convlstm_unet"))
+    ref = ref.sel({"method": "pi_convlstm_unet"})  # not sel(method=…): xarray's own argument
     whole = xr.open_dataset(predict_run(folder / "run", folder / "inputs.nc",
                                         folder / "whole.nc", progress=False))  # fmt: skip
     assert (

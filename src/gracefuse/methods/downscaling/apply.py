@@ -54,7 +54,12 @@ BLOCK = 32
 #: coarse cells around a block that its bilinear fields read (interpolation reads the
 #: neighbours; the nearest-cell fill of a coastal neighbour reads theirs)
 MARGIN = 3
-READ_WRITE_CACHE = 16 * 2**20
+#: netCDF's chunk cache per variable of every file read or written (bytes). The scratch
+#: file has 30-odd channels, each cache filling as the grid grows: measured with
+#: ``benchmarks/predict_scale.py --family downscaling`` from 16,384 to 65,536 cells, 16 MB
+#: grew 1.33× (1.22 → 1.62 GB, 122 s), 8 MB 1.10× (1.23 → 1.35 GB, 136 s), 4 MB 1.10×
+#: (1.10 → 1.21 GB, but 166 s)
+READ_WRITE_CACHE = 8 * 2**20
 
 
 def check_inputs(ds: xr.Dataset, spec: dict, path: Path) -> None:
