@@ -85,6 +85,8 @@ def test_predict_on_a_downscaling_run_gives_clear_errors(run, tmp_path, capsys):
         "nest.nc": (coarse2, "does not nest in the coarse one"),
         "gap.nc": (inputs.drop_isel(time=7), "variable 'time': months are not consecutive"),
         "land.nc": (inputs.drop_vars("land_mask"), "variable 'land_mask': missing"),
+        "north_first.nc": (inputs.isel(lat=slice(None, None, -1), lat_coarse=slice(None, None, -1)),
+                           "variable 'lat': is not strictly ascending"),
     }  # fmt: skip
     for name, (ds, message) in cases.items():
         write_netcdf(ds, tmp_path / name)

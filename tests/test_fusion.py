@@ -233,6 +233,8 @@ def test_predict_gives_clear_errors_for_bad_inputs(run_dir, tmp_path, capsys):
         "coarse.nc": (obs.isel(lat=slice(None, None, 2), lon=slice(None, None, 2)),
                       "spacing 2.5° differs from the 1.25°"),
         "gap.nc": (obs.drop_isel(time=5), "variable 'time': months are not consecutive"),
+        "north_first.nc": (obs.isel(lat=slice(None, None, -1)),
+                           "variable 'lat': is not strictly ascending"),
         "flat.nc": (obs.assign(precip=obs["precip"].isel(time=0, drop=True)),
                     "variable 'precip': dims ('lat', 'lon') are not (time, lat, lon)"),
     }  # fmt: skip

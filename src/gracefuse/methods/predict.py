@@ -33,6 +33,19 @@ def read_predictor(run_dir: str | Path) -> dict:
     return spec if isinstance(spec, dict) else {}
 
 
+def check_ascending(ds, dims: tuple[str, ...], path: Path) -> None:
+    """Every axis of ``dims`` strictly ascending, as every grid a network learned on was
+    (gracefuse's readers sort them so): a grid given north to south would reach a CNN
+    mirrored. An :class:`InputError` naming the axis otherwise."""
+    import numpy as np
+
+    for dim in dims:
+        values = np.asarray(ds[dim].values, dtype=float)
+        if len(values) > 1 and not (np.diff(values) > 0).all():
+            raise InputError(path, "is not strictly ascending; the networks learned on grids "
+                             f"with ascending axes: sort it first (ds.sortby({dim!r}))", dim)  # fmt: skip
+
+
 def predict_run(run_dir: str | Path, inputs: str | Path, out: str | Path, **options) -> Path:
     """Apply the run's network to ``inputs`` tile by tile and write ``out``; ``options``
     (``model``, ``tile``, ``overlap``, ``time_block``, ``progress``) go to the family's own

@@ -43,6 +43,7 @@ from gracefuse.io import netcdf_chunk_cache
 from gracefuse.methods.downscaling.conservation import bilinear, conserve
 from gracefuse.methods.downscaling.problem import feature_stack, nesting_factor, upsample
 from gracefuse.methods.downscaling.scoring import LEAD_FORMS
+from gracefuse.methods.predict import check_ascending
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def check_inputs(ds: xr.Dataset, spec: dict, path: Path) -> None:
             raise InputError(path, "missing (a covariate the network reads)", name)
         if not ds[name].attrs.get("units"):
             raise InputError(path, "has no units attribute", name)
+    check_ascending(ds, ("lat", "lon", "lat_coarse", "lon_coarse"), path)
     factor = nesting_factor(ds, ds["lat_coarse"].values, ds["lon_coarse"].values, str(path))
     if factor != spec["factor"]:
         raise InputError(path, f"{factor} fine cells per coarse cell; the network learned "
@@ -89,8 +91,6 @@ def check_inputs(ds: xr.Dataset, spec: dict, path: Path) -> None:
         if want and got and abs(got / want - 1) > SPACING_TOLERANCE:
             raise InputError(path, f"{dim} spacing {got:.4g}° differs from the {want:.4g}° the "
                              "network learned on; regrid the inputs first", dim)  # fmt: skip
-    if (np.diff(ds["lat"].values[:2]) > 0) != (np.diff(ds["lat_coarse"].values[:2]) > 0):
-        raise InputError(path, "lat and lat_coarse run in opposite directions", "lat_coarse")
     months = pd.DatetimeIndex(ds["time"].values).to_period("M")
     if len(months) > 1 and not (np.diff(months.asi8) == 1).all():
         raise InputError(path, "months are not consecutive (trailing means and the coarse "

@@ -41,7 +41,7 @@ from gracefuse.globe.tiles import Tiling, tiled_predict, torch_predictor, write_
 from gracefuse.io import netcdf_chunk_cache, write_netcdf
 from gracefuse.methods.fusion.export import PREDICTOR_FORMAT
 from gracefuse.methods.fusion.samples import feature_series
-from gracefuse.methods.predict import PREDICTOR_FILE, read_predictor
+from gracefuse.methods.predict import PREDICTOR_FILE, check_ascending, read_predictor
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ def choose_network(spec: dict, run_dir: Path, model: str | None) -> str:
 def check_inputs(ds: xr.Dataset, spec: dict, path: Path) -> None:
     """Every predictor variable on ``(time, lat, lon)``, the training grid spacing and the
     climatology months; an :class:`InputError` naming what is wrong."""
+    check_ascending(ds, ("lat", "lon"), path)
     needs = {"twsa_lsm": "the output is twsa_lsm − Ŝ"}
     needs |= {f["variable"]: f"the network reads {f['name']}" for f in spec["fields"]}
     for var, why in needs.items():
