@@ -33,17 +33,46 @@ def read_predictor(run_dir: str | Path) -> dict:
     return spec if isinstance(spec, dict) else {}
 
 
-def check_ascending(ds, dims: tuple[str, ...], path: Path) -> None:
-    """Every axis of ``dims`` strictly ascending, as every grid a network learned on was
-    (gracefuse's readers sort them so): a grid given north to south would reach a CNN
-    mirrored. An :class:`InputError` naming the axis otherwise."""
+#: how far the inputs' grid spacing may depart from the training grid's (relative)
+SPACING_TOLERANCE = 0.05
+
+
+def grid_spacing(values) -> float | None:
+    """Mean spacing (degrees) of a coordinate; ``None`` for a single cell."""
     import numpy as np
 
-    for dim in dims:
+    values = np.asarray(values, dtype=float)
+    return float(np.abs(np.diff(values)).mean()) if len(values) > 1 else None
+
+
+def check_grid(ds, spacings: dict[str, float | None], path: Path) -> None:
+    """Each axis of ``spacings`` strictly ascending, as every grid a network learned on was
+    (gracefuse's readers sort them so: a grid given north to south would reach a CNN
+    mirrored), and at the spacing the network learned (within
+    :data:`SPACING_TOLERANCE`). An :class:`InputError` naming the axis otherwise."""
+    import numpy as np
+
+    for dim, want in spacings.items():
         values = np.asarray(ds[dim].values, dtype=float)
         if len(values) > 1 and not (np.diff(values) > 0).all():
             raise InputError(path, "is not strictly ascending; the networks learned on grids "
                              f"with ascending axes: sort it first (ds.sortby({dim!r}))", dim)  # fmt: skip
+        got = grid_spacing(values)
+        if want and got and abs(got / want - 1) > SPACING_TOLERANCE:
+            raise InputError(path, f"{dim} spacing {got:.4g}° differs from the {want:.4g}° the "
+                             "network learned on; regrid the inputs first", dim)  # fmt: skip
+
+
+def consecutive_months(ds, path: Path, why: str):
+    """The inputs' months (a pandas ``PeriodIndex``); an :class:`InputError` when one is
+    missing (``why``: what needs every month)."""
+    import numpy as np
+    import pandas as pd
+
+    months = pd.DatetimeIndex(ds["time"].values).to_period("M")
+    if len(months) > 1 and not (np.diff(months.asi8) == 1).all():
+        raise InputError(path, f"months are not consecutive ({why})", "time")
+    return months
 
 
 def predict_run(run_dir: str | Path, inputs: str | Path, out: str | Path, **options) -> Path:

@@ -43,12 +43,10 @@ from gracefuse.io import netcdf_chunk_cache
 from gracefuse.methods.downscaling.conservation import bilinear, conserve
 from gracefuse.methods.downscaling.problem import feature_stack, nesting_factor, upsample
 from gracefuse.methods.downscaling.scoring import LEAD_FORMS
-from gracefuse.methods.predict import check_ascending
+from gracefuse.methods.predict import check_grid, consecutive_months
 
 log = logging.getLogger(__name__)
 
-#: how far the inputs' grid spacings may depart from the training grids' (relative)
-SPACING_TOLERANCE = 0.05
 #: fine cells per side (at least) of the blocks the channels and the correction are
 #: computed in: 32 × 32 cells × 180 months × 23 predictors is 17 MB in float32
 BLOCK = 32
@@ -80,21 +78,14 @@ def check_inputs(ds: xr.Dataset, spec: dict, path: Path) -> None:
             raise InputError(path, "missing (a covariate the network reads)", name)
         if not ds[name].attrs.get("units"):
             raise InputError(path, "has no units attribute", name)
-    check_ascending(ds, ("lat", "lon", "lat_coarse", "lon_coarse"), path)
+    dims = ("lat", "lon", "lat_coarse", "lon_coarse")
+    check_grid(ds, {dim: spec["grid"][f"d{dim}"] for dim in dims}, path)
     factor = nesting_factor(ds, ds["lat_coarse"].values, ds["lon_coarse"].values, str(path))
     if factor != spec["factor"]:
         raise InputError(path, f"{factor} fine cells per coarse cell; the network learned "
                          f"on {spec['factor']}", "lat")  # fmt: skip
-    for dim in ("lat", "lon", "lat_coarse", "lon_coarse"):
-        v, want = ds[dim].values, spec["grid"][f"d{dim}"]
-        got = float(np.abs(np.diff(v)).mean()) if len(v) > 1 else None
-        if want and got and abs(got / want - 1) > SPACING_TOLERANCE:
-            raise InputError(path, f"{dim} spacing {got:.4g}° differs from the {want:.4g}° the "
-                             "network learned on; regrid the inputs first", dim)  # fmt: skip
-    months = pd.DatetimeIndex(ds["time"].values).to_period("M")
-    if len(months) > 1 and not (np.diff(months.asi8) == 1).all():
-        raise InputError(path, "months are not consecutive (trailing means and the coarse "
-                         "memory need every month)", "time")  # fmt: skip
+    why = "trailing means and the coarse memory need every month"
+    months = consecutive_months(ds, path, why)
     lack = sorted(set(spec["anomaly_months"] or []) - set(months.strftime("%Y-%m")))
     if lack:
         raise InputError(path, f"lacks {len(lack)} of the run's training months (first "

@@ -21,13 +21,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from gracefuse.io import write_text
 from gracefuse.methods.downscaling.config import DownscalingRecipe
 from gracefuse.methods.downscaling.patches import PatchScaling, dynamic_columns
 from gracefuse.methods.downscaling.problem import DownscalingProblem
-from gracefuse.methods.predict import PREDICTOR_FILE
+from gracefuse.methods.predict import PREDICTOR_FILE, grid_spacing
 from gracefuse.models import get_spec
 from gracefuse.models.pi_convlstm_unet import FIXED_MEMORY
 
@@ -42,10 +40,6 @@ def not_transferable(name: str) -> str:
     if name in ("gnnwr", "gtnnwr"):
         return "it weights its regression by the distance to the training grid's cells"
     return "gracefuse predict applies the patch-trained networks of a downscaling run only"
-
-
-def _spacing(values: np.ndarray) -> float | None:
-    return float(np.abs(np.diff(values)).mean()) if len(values) > 1 else None
 
 
 def predictor_spec(recipe: DownscalingRecipe, problem: DownscalingProblem,
@@ -75,10 +69,10 @@ def predictor_spec(recipe: DownscalingRecipe, problem: DownscalingProblem,
         "anomaly_months": [f"{t:%Y-%m}" for t in problem.months[train]] if cfg.anomalies else None,
         "factor": problem.factor,
         "grid": {
-            "dlat": _spacing(problem.lat),
-            "dlon": _spacing(problem.lon),
-            "dlat_coarse": _spacing(problem.lat_coarse),
-            "dlon_coarse": _spacing(problem.lon_coarse),
+            "dlat": grid_spacing(problem.lat),
+            "dlon": grid_spacing(problem.lon),
+            "dlat_coarse": grid_spacing(problem.lat_coarse),
+            "dlon_coarse": grid_spacing(problem.lon_coarse),
         },  # fmt: skip
         "scaling": {
             "x_mean": s.x_mean.tolist(),

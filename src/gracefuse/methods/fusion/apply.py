@@ -41,12 +41,15 @@ from gracefuse.globe.tiles import Tiling, tiled_predict, torch_predictor, write_
 from gracefuse.io import netcdf_chunk_cache, write_netcdf
 from gracefuse.methods.fusion.export import PREDICTOR_FORMAT
 from gracefuse.methods.fusion.samples import feature_series
-from gracefuse.methods.predict import PREDICTOR_FILE, check_ascending, read_predictor
+from gracefuse.methods.predict import (
+    PREDICTOR_FILE,
+    check_grid,
+    consecutive_months,
+    read_predictor,
+)
 
 log = logging.getLogger(__name__)
 
-#: how far the inputs' grid spacing may depart from the training grid's (relative)
-SPACING_TOLERANCE = 0.05
 #: cells per side of the blocks in which the predictor series are computed (at least a
 #: window): 64 × 64 cells × 480 months × 8 bytes is 16 MB per series
 FEATURE_BLOCK = 64
@@ -86,7 +89,6 @@ def choose_network(spec: dict, run_dir: Path, model: str | None) -> str:
 def check_inputs(ds: xr.Dataset, spec: dict, path: Path) -> None:
     """Every predictor variable on ``(time, lat, lon)``, the training grid spacing and the
     climatology months; an :class:`InputError` naming what is wrong."""
-    check_ascending(ds, ("lat", "lon"), path)
     needs = {"twsa_lsm": "the output is twsa_lsm − Ŝ"}
     needs |= {f["variable"]: f"the network reads {f['name']}" for f in spec["fields"]}
     for var, why in needs.items():
@@ -94,17 +96,8 @@ def check_inputs(ds: xr.Dataset, spec: dict, path: Path) -> None:
             raise InputError(path, f"missing ({why})", var)
         if set(ds[var].dims) != {"time", "lat", "lon"}:
             raise InputError(path, f"dims {ds[var].dims} are not (time, lat, lon)", var)
-    for dim, key in (("lat", "dlat"), ("lon", "dlon")):
-        want = spec["grid"][key]
-        values = ds[dim].values
-        got = float(np.abs(np.diff(values)).mean()) if len(values) > 1 else None
-        if want and got and abs(got / want - 1) > SPACING_TOLERANCE:
-            raise InputError(path, f"{dim} spacing {got:.4g}° differs from the {want:.4g}° the "
-                             "network learned on; regrid the inputs first", dim)  # fmt: skip
-    months = pd.DatetimeIndex(ds["time"].values).to_period("M")
-    if len(months) > 1 and not (np.diff(months.asi8) == 1).all():
-        raise InputError(path, "months are not consecutive (lags and memories need every "
-                         "month)", "time")  # fmt: skip
+    check_grid(ds, {"lat": spec["grid"]["dlat"], "lon": spec["grid"]["dlon"]}, path)
+    months = consecutive_months(ds, path, "lags and memories need every month")
     if any(not isinstance(f["memory"], str) for f in spec["fields"]):
         have = set(months.strftime("%Y-%m"))
         lack = [m for m in spec["climatology_months"] if m not in have]

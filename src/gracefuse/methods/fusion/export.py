@@ -27,7 +27,7 @@ from gracefuse.io import write_text
 from gracefuse.methods.fusion.config import FusionRecipe
 from gracefuse.methods.fusion.samples import FusionSamples
 from gracefuse.methods.fusion.train import ModelRun, run_label
-from gracefuse.methods.predict import PREDICTOR_FILE
+from gracefuse.methods.predict import PREDICTOR_FILE, grid_spacing
 from gracefuse.models import get_spec, resolve_name
 
 #: the format the file is written in
@@ -66,11 +66,7 @@ def _network(recipe: FusionRecipe, mcfg: ModelConfig, size: tuple[int, int],
 
 
 def _spacing(grid: xr.Dataset) -> dict:
-    lat, lon = grid["lat"].values, grid["lon"].values
-    return {
-        "dlat": float(np.abs(np.diff(lat)).mean()) if len(lat) > 1 else None,
-        "dlon": float(np.abs(np.diff(lon)).mean()) if len(lon) > 1 else None,
-    }
+    return {"dlat": grid_spacing(grid["lat"]), "dlon": grid_spacing(grid["lon"])}
 
 
 def predictor_spec(recipe: FusionRecipe, samples: FusionSamples, grid: xr.Dataset,
